@@ -49,7 +49,22 @@ function versionOf(bin) {
   return r.status === 0 ? r.stdout.trim().replace(/^v/, '') : null;
 }
 
+// Node 22 (the oldest supported LTS) lives beside it so tests can load the built packages there.
+function ensureNode22() {
+  const dir = join(toolsDir, 'node22');
+  const bin = join(dir, 'node_modules', '.bin', 'node');
+  const have = existsSync(bin) ? spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout?.trim() : '';
+  if (have === `v${versions.node22}`) return;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ private: true, dependencies: { node: versions.node22 } }, null, 2));
+  const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--no-package-lock', '--loglevel=error'], {
+    cwd: dir, stdio: 'inherit', env: { ...process.env, npm_config_update_notifier: 'false' },
+  });
+  if (r.status !== 0) log('could not install Node 22 (tests that load the build on Node 22 will be skipped)');
+}
+
 function ensureTools() {
+  ensureNode22();
   if (versionOf('node') === versions.node && versionOf('pnpm') === versions.pnpm) return;
   log(`installing Node ${versions.node} and pnpm ${versions.pnpm} into .tools/`);
   mkdirSync(toolsDir, { recursive: true });

@@ -1,1 +1,3 @@
-export const packageName = '@tailtrace/instrument';
+export { instrument, currentInstrumentation } from './instrument.ts';
+export type { Instrumentation, InstrumentOptions, MetricsServer } from './instrument.ts';
+export { currentTraceIds } from '@tailtrace/tracing';

@@ -1,0 +1,18 @@
+// IPC with the benchmark orchestrator: report the port, and measure this process's CPU time
+// and RSS between two marks so the load generator's own cost never enters the figures.
+export function announce(port: number, onStop: () => Promise<void>): void {
+  let mark = process.cpuUsage();
+  process.on('message', (msg: { type: string }) => {
+    if (msg.type === 'mark') {
+      mark = process.cpuUsage();
+      process.send?.({ type: 'marked' });
+    } else if (msg.type === 'measure') {
+      const d = process.cpuUsage(mark);
+      process.send?.({ type: 'measured', cpuUs: d.user + d.system, rssMb: process.memoryUsage.rss() / 2 ** 20 });
+    } else if (msg.type === 'stop') {
+      void onStop().finally(() => process.exit(0));
+    }
+  });
+  process.on('disconnect', () => process.exit(0));
+  process.send?.({ type: 'ready', port });
+}

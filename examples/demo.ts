@@ -1,0 +1,110 @@
+// `npm run demo [-- --duration S --rate R --otlp URL --json FILE]`
+// Starts gateway (express) -> orders (gRPC) -> inventory (HTTP via fetch), drives constant-rate
+// load at the gateway over HTTP and at orders over gRPC, then prints latency per protocol hop,
+// the slowest requests' traces, and writes the same as JSON.
+import { fork } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startStack } from './stack.ts';
+import type { Stack } from './stack.ts';
+import type { DriverConfig, DriverResult } from './load/main.ts';
+import { renderHops, renderTraces, hopRows } from './report.ts';
+import type { DemoReport } from './report.ts';
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '30' },
+    rate: { type: 'string', default: '200' },
+    warmup: { type: 'string', default: '2' },
+    otlp: { type: 'string' },
+    json: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+
+if (values.help) {
+  process.stdout.write(`usage: npm run demo -- [--duration S] [--rate R] [--warmup S] [--otlp URL] [--json FILE]
+  --duration  seconds of measured load (default 30)
+  --rate      requests per second on each protocol (default 200)
+  --warmup    seconds of unmeasured load first (default 2)
+  --otlp      export spans to this OTLP/HTTP endpoint (e.g. http://localhost:4318)
+  --json      where to write the report (default .tailtrace/demo-report.json)
+`);
+  process.exit(0);
+}
+
+function positive(name: string, raw: string): number {
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) {
+    process.stderr.write(`demo: --${name} must be a positive number, got '${raw}'\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const durationS = positive('duration', values.duration);
+const rate = positive('rate', values.rate);
+const warmupS = Number(values.warmup) || 0;
+const root = process.env.TAILTRACE_ROOT ?? resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const jsonPath = resolve(values.json ?? join(root, '.tailtrace', 'demo-report.json'));
+
+function runDriver(cfg: DriverConfig): Promise<DriverResult> {
+  const child = fork(fileURLToPath(new URL('./load/main.ts', import.meta.url)), [JSON.stringify(cfg)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolvePromise, reject) => {
+    child.once('message', (msg: DriverResult) => resolvePromise(msg));
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`load driver exited with code ${code}`));
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const stack: Stack = await startStack({ ...(values.otlp ? { otlp: values.otlp } : {}), quiet: false });
+  let exitCode = 0;
+  try {
+    for (const svc of [stack.gateway, stack.orders, stack.inventory]) {
+      process.stdout.write(`${svc.name.padEnd(9)} metrics: ${svc.metricsUrl}\n`);
+    }
+    process.stdout.write(
+      `\nload: ${rate} req/s over HTTP to gateway and ${rate} req/s over gRPC to orders, ${durationS} s (+${warmupS} s warm-up)\n`,
+    );
+    const load = await runDriver({ gatewayUrl: stack.gatewayUrl, ordersAddr: stack.ordersAddr, rate, durationS, warmupS });
+    const slowest = [
+      ...load.http.slowest.map((s) => ({ ...s, via: 'HTTP -> gateway' })),
+      ...load.grpc.slowest.map((s) => ({ ...s, via: 'gRPC -> orders' })),
+    ]
+      .sort((a, b) => b.latencyMs - a.latencyMs)
+      .slice(0, 5);
+    const services = await stack.report(slowest.map((s) => s.traceId));
+    const report: DemoReport = {
+      startedAt: new Date().toISOString(),
+      durationS,
+      rate,
+      otlp: values.otlp ?? null,
+      hops: hopRows(load, services),
+      slowest: slowest.map((s) => ({ ...s, spans: services.flatMap((r) => r.spans.filter((sp) => sp.traceId === s.traceId)) })),
+      services: services.map(({ spans: _spans, ...rest }) => rest),
+    };
+    process.stdout.write(`\n${renderHops(report.hops)}\n`);
+    process.stdout.write(`\n${renderTraces(report.slowest)}\n`);
+    const dropped = services.reduce((n, s) => n + s.spansDropped, 0);
+    const exported = services.reduce((n, s) => n + s.spansExported, 0);
+    if (values.otlp) process.stdout.write(`\nspans exported to ${values.otlp}: ${exported}, dropped: ${dropped}\n`);
+    mkdirSync(dirname(jsonPath), { recursive: true });
+    writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+    process.stdout.write(`\nreport: ${jsonPath}\n`);
+    if (load.http.requests === 0 || load.grpc.requests === 0) exitCode = 1;
+  } finally {
+    await stack.stop();
+  }
+  process.exit(exitCode);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`demo: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,39 @@
+// gateway: the express edge. GET /api/orders/:id calls orders.OrderService/Get over gRPC with
+// the tailtrace client interceptor, so the trace continues into the backend.
+import express from 'express';
+import * as grpc from '@grpc/grpc-js';
+import type { AddressInfo } from 'node:net';
+import { env, startHost } from './host.ts';
+import { loadOrders } from './proto.ts';
+
+const host = startHost('gateway');
+const { Client } = loadOrders();
+const orders = new Client(env('ORDERS_ADDR'), grpc.credentials.createInsecure(), {
+  interceptors: [host.inst.grpcClientInterceptor],
+});
+const payloadBytes = Number(process.env.PAYLOAD_BYTES ?? 1024);
+
+const app = express();
+app.use(host.inst);
+
+const api = express.Router();
+api.get('/orders/:id', (req, res, next) => {
+  // x-deadline-ms lets a caller shorten the backend deadline (tests use it to see one expire).
+  const deadline = Date.now() + Math.min(Number(req.get('x-deadline-ms')) || 2000, 2000);
+  orders.Get({ id: req.params.id, payload_bytes: payloadBytes }, new grpc.Metadata(), { deadline }, (err, order) => {
+    if (err) {
+      if (err.code === grpc.status.NOT_FOUND) return void res.status(404).json({ error: err.details });
+      return next(err);
+    }
+    res.json(order);
+  });
+});
+app.use('/api', api);
+app.get('/health', (_req, res) => {
+  res.send('ok');
+});
+
+const server = app.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
+  const port = (server.address() as AddressInfo).port;
+  host.ready(port, `http://127.0.0.1:${port}/metrics`, () => new Promise((r) => { orders.close(); server.close(() => r()); server.closeAllConnections(); }));
+});

@@ -1,0 +1,119 @@
+// What every demo service shares: instrument() with the demo's options, the in-memory span
+// ring, and the IPC protocol with the demo orchestrator (ready / report / shutdown). A service
+// started by hand (no IPC channel) prints its ready line as JSON on stdout instead.
+import { instrument } from '@tailtrace/instrument';
+import type { Instrumentation } from '@tailtrace/instrument';
+import { SpanRing } from './span-ring.ts';
+import type { SpanView } from './span-ring.ts';
+
+export interface HopStats {
+  kind: string;
+  operation: string;
+  count: number;
+  errors: number;
+  avgMs: number;
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  maxMs: number;
+}
+
+export interface ServiceReport {
+  service: string;
+  pid: number;
+  rssMb: number;
+  hops: HopStats[];
+  spans: SpanView[];
+  spansExported: number;
+  spansDropped: number;
+}
+
+export type ParentMessage = { type: 'report'; traceIds: string[] } | { type: 'shutdown' };
+export type ChildMessage =
+  | { type: 'ready'; service: string; port: number; metricsUrl: string; pid: number }
+  | { type: 'report'; report: ServiceReport };
+
+export interface ServiceHost {
+  inst: Instrumentation;
+  ring: SpanRing;
+  /** Announce readiness; `close` is called on shutdown before telemetry is flushed. */
+  ready(port: number, metricsUrl: string, close: () => Promise<void>): void;
+}
+
+export function env(name: string, fallback?: string): string {
+  const v = process.env[name] ?? fallback;
+  if (v === undefined) throw new Error(`${name} is not set`);
+  return v;
+}
+
+export function startHost(service: string): ServiceHost {
+  const ring = new SpanRing(service);
+  const otlp = process.env.TAILTRACE_DEMO_OTLP;
+  const inst = instrument({
+    serviceName: service,
+    quiet: process.env.TAILTRACE_DEMO_QUIET === '1',
+    tracing: {
+      // Without --otlp the demo needs no backend: spans stay in the ring only.
+      ...(otlp ? { endpoint: `${otlp.replace(/\/$/, '')}/v1/traces` } : { exportEnabled: false }),
+      spanProcessors: [ring],
+    },
+  });
+
+  let closeApp: () => Promise<void> = async () => {};
+  const shutdown = async (): Promise<void> => {
+    await closeApp().catch(() => {});
+    await inst.shutdown(3000).catch(() => {});
+    process.exit(0);
+  };
+
+  process.on('message', (msg: ParentMessage) => {
+    if (msg.type === 'report') {
+      const reply: ChildMessage = { type: 'report', report: report(service, inst, ring, new Set(msg.traceIds)) };
+      process.send?.(reply);
+    } else if (msg.type === 'shutdown') {
+      void shutdown();
+    }
+  });
+  process.on('SIGTERM', () => void shutdown());
+  process.on('disconnect', () => void shutdown());
+
+  return {
+    inst,
+    ring,
+    ready(port, metricsUrl, close) {
+      closeApp = close;
+      const msg: ChildMessage = { type: 'ready', service, port, metricsUrl, pid: process.pid };
+      if (process.send) process.send(msg);
+      else process.stdout.write(`${JSON.stringify(msg)}\n`);
+    },
+  };
+}
+
+function report(service: string, inst: Instrumentation, ring: SpanRing, traceIds: Set<string>): ServiceReport {
+  const hops: HopStats[] = [];
+  for (const { kind, operation } of inst.metrics.hdr.operations()) {
+    const w = inst.metrics.hdr.read(kind, operation);
+    if (!w || w.count === 0) continue;
+    hops.push({
+      kind,
+      operation,
+      count: w.count,
+      errors: inst.metrics.errorCount(kind, operation),
+      avgMs: w.mean * 1e3,
+      p50Ms: w.percentiles.p50 * 1e3,
+      p99Ms: w.percentiles.p99 * 1e3,
+      p999Ms: w.percentiles.p999 * 1e3,
+      maxMs: w.max * 1e3,
+    });
+  }
+  const stats = inst.tracing.stats();
+  return {
+    service,
+    pid: process.pid,
+    rssMb: process.memoryUsage.rss() / 2 ** 20,
+    hops,
+    spans: ring.find(traceIds),
+    spansExported: stats.exported,
+    spansDropped: stats.dropped.queueFull + stats.dropped.exportFailed,
+  };
+}

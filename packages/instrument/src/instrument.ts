@@ -1,0 +1,167 @@
+import { createServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createTracing } from '@tailtrace/tracing';
+import type { Tracing, TracingOptions, OperationRecord } from '@tailtrace/tracing';
+import { createMetrics } from '@tailtrace/metrics';
+import type { Metrics, MetricsOptions } from '@tailtrace/metrics';
+
+export interface InstrumentOptions {
+  /** Service name; falls back to OTEL_SERVICE_NAME. */
+  serviceName?: string;
+  /** OTLP/HTTP base URL (e.g. http://localhost:4318); falls back to OTEL_EXPORTER_OTLP_ENDPOINT. */
+  otlpEndpoint?: string;
+  /**
+   * Path the express middleware answers with the Prometheus exposition (default `/metrics`);
+   * `false` to leave it to the application (use `metricsHandler` or `startMetricsServer`).
+   */
+  metricsPath?: string | false;
+  /** Passed to @tailtrace/tracing (sampler, propagators, exporter, queue sizes, ...). */
+  tracing?: Omit<TracingOptions, 'onOperation'>;
+  /** Passed to @tailtrace/metrics (buckets, HDR window, series cap, runtime metrics, ...). */
+  metrics?: MetricsOptions;
+  /** No startup line on stderr. */
+  quiet?: boolean;
+}
+
+export interface MetricsServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+type Next = (err?: unknown) => void;
+
+/**
+ * What `instrument()` returns: an express middleware (so `app.use(instrument())` is all an
+ * express service needs) that also carries everything a gRPC service or a custom HTTP server
+ * needs.
+ */
+export interface Instrumentation {
+  (req: IncomingMessage, res: ServerResponse, next: Next): void;
+  readonly serviceName: string;
+  readonly tracing: Tracing;
+  readonly metrics: Metrics;
+  readonly grpcServerInterceptor: Tracing['grpcServerInterceptor'];
+  readonly grpcClientInterceptor: Tracing['grpcClientInterceptor'];
+  /** Plain node:http / express handler answering the Prometheus scrape (content-negotiated). */
+  readonly metricsHandler: (req: IncomingMessage, res: ServerResponse) => void;
+  /** pino `mixin`: adds trace_id, span_id and trace_flags of the active span to each log line. */
+  readonly logMixin: () => Record<string, string>;
+  /** Serves `/metrics` on its own port (gRPC-only services have no express app). */
+  startMetricsServer(options?: { port?: number; host?: string }): Promise<MetricsServer>;
+  /** Flushes spans (bounded by timeoutMs), stops timers and metric servers. */
+  shutdown(timeoutMs?: number): Promise<void>;
+}
+
+// On globalThis so that two copies of this module (ESM and CJS, or two versions in one
+// process) still share one instrumentation: calling instrument() twice must not double-count.
+const kCurrent = Symbol.for('tailtrace.instrumentation');
+const kSeen = Symbol('tailtrace.seen');
+type GlobalSlot = { [kCurrent]?: Instrumentation };
+
+/** The instrumentation of this process, if `instrument()` was called. */
+export function currentInstrumentation(): Instrumentation | undefined {
+  return (globalThis as GlobalSlot)[kCurrent];
+}
+
+/**
+ * Wires tracing (spans + propagation + OTLP export) and metrics (RED histograms with exemplars,
+ * HDR windows, runtime) into one object. Idempotent per process: a second call returns the
+ * first instrumentation.
+ */
+export function instrument(options: InstrumentOptions = {}): Instrumentation {
+  const existing = currentInstrumentation();
+  if (existing) return existing;
+
+  const metrics = createMetrics(options.metrics);
+  const record = (rec: OperationRecord): void => metrics.record(rec);
+  const tracingOptions: TracingOptions = { ...options.tracing, onOperation: record };
+  if (options.serviceName !== undefined) tracingOptions.serviceName = options.serviceName;
+  if (options.otlpEndpoint !== undefined) tracingOptions.endpoint = options.otlpEndpoint;
+  const tracing = createTracing(tracingOptions);
+  metrics.setSpanStatsSource(() => tracing.stats());
+
+  const metricsPath = options.metricsPath === undefined ? '/metrics' : options.metricsPath;
+  const metricsHandler = metrics.handler();
+  const traced = tracing.expressMiddleware();
+  const servers = new Set<MetricsServer>();
+
+  const middleware = function tailtrace(req: IncomingMessage, res: ServerResponse, next: Next): void {
+    const seen = req as IncomingMessage & { [kSeen]?: true };
+    // Mounted twice (or on a router and the app): the first mount already traces this request.
+    if (seen[kSeen]) return next();
+    seen[kSeen] = true;
+    if (metricsPath !== false && req.method === 'GET' && isPath(req.url, metricsPath)) {
+      metricsHandler(req, res);
+      return;
+    }
+    traced(req, res, next);
+  } as Instrumentation;
+
+  const serviceName = tracing.serviceName;
+  let shutDown: Promise<void> | undefined;
+  Object.defineProperties(middleware, {
+    serviceName: { value: serviceName, enumerable: true },
+    tracing: { value: tracing, enumerable: true },
+    metrics: { value: metrics, enumerable: true },
+    grpcServerInterceptor: { value: tracing.grpcServerInterceptor, enumerable: true },
+    grpcClientInterceptor: { value: tracing.grpcClientInterceptor, enumerable: true },
+    metricsHandler: { value: metricsHandler, enumerable: true },
+    logMixin: { value: tracing.pinoMixin(), enumerable: true },
+    startMetricsServer: {
+      value: async (opts: { port?: number; host?: string } = {}): Promise<MetricsServer> => {
+        const server = await listenMetrics(metricsHandler, metricsPath || '/metrics', opts.port ?? 0, opts.host ?? '127.0.0.1');
+        servers.add(server);
+        return server;
+      },
+    },
+    shutdown: {
+      value: (timeoutMs = 5000): Promise<void> => {
+        shutDown ??= (async () => {
+          if ((globalThis as GlobalSlot)[kCurrent] === middleware) delete (globalThis as GlobalSlot)[kCurrent];
+          await Promise.allSettled([...servers].map((s) => s.close()));
+          await tracing.shutdown(timeoutMs);
+          metrics.close();
+        })();
+        return shutDown;
+      },
+    },
+  });
+  (globalThis as GlobalSlot)[kCurrent] = middleware;
+  if (!options.quiet) process.stderr.write(`[tailtrace] ${serviceName}: ${tracing.describeExport()}\n`);
+  return middleware;
+}
+
+function isPath(url: string | undefined, path: string): boolean {
+  if (url === undefined || !url.startsWith(path)) return false;
+  const rest = url.charCodeAt(path.length);
+  return Number.isNaN(rest) || rest === 63 /* ? */;
+}
+
+function listenMetrics(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  path: string,
+  port: number,
+  host: string,
+): Promise<MetricsServer> {
+  const server = createServer((req, res) => {
+    if (req.method === 'GET' && isPath(req.url, path)) return handler(req, res);
+    res.statusCode = 404;
+    res.end('not found\n');
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      const addr = server.address() as AddressInfo;
+      const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      resolve({
+        url: `http://${shown}:${addr.port}${path}`,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeAllConnections();
+          }),
+      });
+    });
+  });
+}
