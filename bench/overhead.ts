@@ -29,7 +29,7 @@ export interface VariantResult {
   cpuRatio: number;
   rounds: number;
 }
-export type OverheadResult = Record<Protocol, Record<Variant, VariantResult>> & { meta: Record<string, unknown> };
+export type OverheadResult = Partial<Record<Protocol, Record<Variant, VariantResult>>> & { meta: Record<string, unknown> };
 
 interface LoadFigures {
   requests: number;
@@ -204,7 +204,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   sink.close();
 
-  const result = { meta: { rounds, seconds, connections, cores: 'server: core 0; load + sink: core 1', sinkRequests: sink.requests() } } as OverheadResult;
+  const result = { meta: { rounds, seconds, connections, cores: 'server: core 0; load + sink: core 1', sinkRequests: sink.requests() } } as unknown as OverheadResult;
   for (const protocol of protocols) {
     const base = samples[`${protocol}/bare`]!;
     const b = { rps: median(base.rps), p99: median(base.p99), cpu: median(base.cpu) };
@@ -229,7 +229,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`\n${protocol} (median of ${rounds} rounds, ${seconds} s each, ${connections} connections)\n`);
       process.stdout.write('variant      req/s     P50 ms  P99 ms  CPU µs/req  RSS MB  throughput  P99     CPU\n');
       for (const variant of VARIANTS) {
-        const r = result[protocol][variant];
+        const r = result[protocol]![variant];
         process.stdout.write(
           `${variant.padEnd(10)} ${r.rps.toFixed(0).padStart(7)}  ${r.p50Ms.toFixed(2).padStart(7)} ${r.p99Ms.toFixed(2).padStart(7)}  ${r.cpuUsPerReq.toFixed(1).padStart(10)}  ${r.rssMb.toFixed(0).padStart(6)}  ${r.throughputRatio.toFixed(2).padStart(9)}x  ${r.p99Ratio.toFixed(2)}x  ${r.cpuRatio.toFixed(2)}x\n`,
         );

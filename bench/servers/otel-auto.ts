@@ -9,7 +9,7 @@ import { BatchSpanProcessor } from '@opentelemetry/sdk-trace';
 const sink = process.env.BENCH_SINK ?? 'http://127.0.0.1:4318';
 const sdk = new NodeSDK({
   serviceName: 'bench-otel-auto',
-  spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${sink}/v1/traces` }))],
+  spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: `${sink}/v1/traces` }) })],
   instrumentations: [
     getNodeAutoInstrumentations({
       '@opentelemetry/instrumentation-fs': { enabled: false },

@@ -68,7 +68,10 @@ export function newTraceparent(): { traceparent: string; traceId: string } {
 
 class SlowList {
   readonly items: Slow[] = [];
-  constructor(readonly size: number) {}
+  readonly size: number;
+  constructor(size: number) {
+    this.size = size;
+  }
   offer(latencyMs: number, traceId: string): void {
     if (this.size === 0) return;
     if (this.items.length === this.size && latencyMs <= this.items[this.items.length - 1]!.latencyMs) return;

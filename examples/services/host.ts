@@ -54,7 +54,7 @@ export function startHost(service: string): ServiceHost {
     quiet: process.env.TAILTRACE_DEMO_QUIET === '1',
     tracing: {
       // Without --otlp the demo needs no backend: spans stay in the ring only.
-      ...(otlp ? { endpoint: `${otlp.replace(/\/$/, '')}/v1/traces` } : { exportEnabled: false }),
+      ...(otlp ? { endpoint: `${otlp.replace(/\/$/, '')}/v1/traces` } : { exporter: 'none' }),
       spanProcessors: [ring],
     },
   });
@@ -68,8 +68,10 @@ export function startHost(service: string): ServiceHost {
 
   process.on('message', (msg: ParentMessage) => {
     if (msg.type === 'report') {
-      const reply: ChildMessage = { type: 'report', report: report(service, inst, ring, new Set(msg.traceIds)) };
-      process.send?.(reply);
+      void report(service, inst, ring, new Set(msg.traceIds)).then((r) => {
+        const reply: ChildMessage = { type: 'report', report: r };
+        process.send?.(reply);
+      });
     } else if (msg.type === 'shutdown') {
       void shutdown();
     }
@@ -89,7 +91,33 @@ export function startHost(service: string): ServiceHost {
   };
 }
 
-function report(service: string, inst: Instrumentation, ring: SpanRing, traceIds: Set<string>): ServiceReport {
+const HISTOGRAMS: Record<string, string> = {
+  http_server: 'http_server_request_duration_seconds',
+  http_client: 'http_client_request_duration_seconds',
+  rpc_server: 'rpc_server_duration_seconds',
+  rpc_client: 'rpc_client_duration_seconds',
+};
+
+/** Failed requests of one operation, from the RED histogram's counts (5xx / no response, or gRPC status != OK). */
+async function errorCount(inst: Instrumentation, kind: string, operation: string): Promise<number> {
+  const metric = inst.metrics.registry.getSingleMetric(HISTOGRAMS[kind] ?? '');
+  if (!metric) return 0;
+  const { values } = await metric.get();
+  let errors = 0;
+  for (const v of values) {
+    if (!('metricName' in v) || !String(v.metricName).endsWith('_count')) continue;
+    const l = v.labels as Record<string, string | number>;
+    const op = kind.startsWith('rpc')
+      ? `${l.rpc_service}/${l.rpc_method}`
+      : `${l.http_request_method} ${kind === 'http_server' ? l.http_route : l.server_address}`;
+    if (op !== operation) continue;
+    const failed = kind.startsWith('rpc') ? Number(l.rpc_grpc_status_code) !== 0 : Number(l.http_response_status_code) >= 500 || Number(l.http_response_status_code) === 0;
+    if (failed) errors += v.value;
+  }
+  return errors;
+}
+
+async function report(service: string, inst: Instrumentation, ring: SpanRing, traceIds: Set<string>): Promise<ServiceReport> {
   const hops: HopStats[] = [];
   for (const { kind, operation } of inst.metrics.hdr.operations()) {
     const w = inst.metrics.hdr.read(kind, operation);
@@ -98,7 +126,7 @@ function report(service: string, inst: Instrumentation, ring: SpanRing, traceIds
       kind,
       operation,
       count: w.count,
-      errors: inst.metrics.errorCount(kind, operation),
+      errors: await errorCount(inst, kind, operation),
       avgMs: w.mean * 1e3,
       p50Ms: w.percentiles.p50 * 1e3,
       p99Ms: w.percentiles.p99 * 1e3,

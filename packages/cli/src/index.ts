@@ -1,1 +1,2 @@
 export { main } from './main.ts';
+export { heapMain, table } from './heap.ts';

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { heapMain } from './heap.ts';
 
 const USAGE = `usage: tailtrace <command> [options]
 
@@ -27,6 +28,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${version()}\n`);
     return 0;
   }
+  if (command === 'heap') return heapMain(argv.slice(1));
   process.stderr.write(`tailtrace: unknown command '${command}' (see tailtrace --help)\n`);
   return 2;
 }

@@ -128,7 +128,7 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
     },
   });
   (globalThis as GlobalSlot)[kCurrent] = middleware;
-  if (!options.quiet) process.stderr.write(`[tailtrace] ${serviceName}: ${tracing.describeExport()}\n`);
+  if (!options.quiet) process.stderr.write(`[tailtrace] ${serviceName}: ${`spans -> ${tracing.exportTarget}`}\n`);
   return middleware;
 }
 

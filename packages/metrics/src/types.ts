@@ -1,0 +1,123 @@
+// Public shapes of @tailtrace/metrics. OperationRecord is declared here and in @tailtrace/tracing
+// (structurally identical, see docs/CONTRACTS.md) so neither package imports the other.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Registry } from 'prom-client';
+
+export type OperationKind = 'http_server' | 'http_client' | 'rpc_server' | 'rpc_client';
+
+export interface OperationRecord {
+  kind: OperationKind;
+  /** Seconds, from a monotonic clock. */
+  durationS: number;
+  method?: string;
+  route?: string;
+  serverAddress?: string;
+  statusCode?: number;
+  rpcService?: string;
+  rpcMethod?: string;
+  grpcStatusCode?: number;
+  traceId?: string;
+  spanId?: string;
+}
+
+export interface HdrOptions {
+  /** Length of the sliding window (default 60 000 ms). */
+  windowMs?: number;
+  /** Number of rotated sub-windows the window is made of (default 6). */
+  subWindows?: number;
+  /** HDR significant value digits, 1..5 (default 3: values resolved to 0.1%). */
+  significantDigits?: number;
+  /** Smallest value told apart from 0 (default 1e-6 s = 1 µs, the recording unit). */
+  lowestDiscernibleS?: number;
+  /** Largest tracked value; larger values are clamped to it (default 60 s, at most 2147 s). */
+  highestTrackableS?: number;
+  /**
+   * Operations with their own window before the rest fold into `_overflow` (default 256). Each
+   * active operation holds ~140 KB at the default range, so this bounds the summary to ~36 MB.
+   */
+  maxOperations?: number;
+}
+
+export interface MetricsOptions {
+  /** prom-client registry that holds every metric (default: a new Registry). */
+  registry?: Registry;
+  /** Histogram bucket upper bounds in seconds (default DEFAULT_BUCKETS). */
+  buckets?: readonly number[];
+  /** Distinct label sets per metric before folding into the overflow series (default 2000). */
+  maxSeriesPerMetric?: number;
+  hdr?: HdrOptions;
+  /** prom-client default metrics + event-loop utilization (default true). */
+  runtime?: boolean;
+  /** Labels added to every series, e.g. { service: 'orders' }. */
+  defaultLabels?: Record<string, string>;
+  /** Attach {trace_id, span_id} exemplars to histogram buckets (default true). */
+  exemplars?: boolean;
+  /** Wall clock in ms (default Date.now); injectable so tests rotate windows without sleeping. */
+  now?: () => number;
+}
+
+export interface Percentiles {
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+}
+
+/** One operation's sliding HDR window; all values in seconds. */
+export interface HdrReading {
+  count: number;
+  min: number;
+  max: number;
+  mean: number;
+  percentiles: Percentiles;
+  startMs: number;
+  endMs: number;
+}
+
+export interface HdrOperation {
+  kind: OperationKind;
+  operation: string;
+}
+
+export interface HdrApi {
+  read(kind: OperationKind, operation: string): HdrReading | undefined;
+  operations(): HdrOperation[];
+  /** Base64 HDR V2 compressed histogram (µs) of the merged window; '' when unknown. */
+  encode(kind: OperationKind, operation: string): string;
+}
+
+export type EvidenceTrigger = 'p99_regression' | 'heap_growth' | 'heap_limit' | 'signal' | 'endpoint';
+export type SnapshotResult = 'written' | 'refused' | 'failed';
+
+export interface EvidenceApi {
+  trigger(kind: EvidenceTrigger): void;
+  snapshot(result: SnapshotResult): void;
+}
+
+export interface SpanStats {
+  exported: number;
+  dropped: { queueFull: number; exportFailed: number };
+}
+
+export interface RenderResult {
+  contentType: string;
+  body: string;
+}
+
+export type MetricsHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+export interface Metrics {
+  readonly registry: Registry;
+  record(rec: OperationRecord): void;
+  /** Convenience wrappers that build the OperationRecord. */
+  httpServer(method: string, route: string, statusCode: number, durationS: number, traceId?: string, spanId?: string): void;
+  httpClient(method: string, serverAddress: string, statusCode: number, durationS: number, traceId?: string, spanId?: string): void;
+  rpcServer(service: string, method: string, grpcStatusCode: number, durationS: number, traceId?: string, spanId?: string): void;
+  rpcClient(service: string, method: string, grpcStatusCode: number, durationS: number, traceId?: string, spanId?: string): void;
+  readonly hdr: HdrApi;
+  readonly evidence: EvidenceApi;
+  setSpanStatsSource(source: (() => SpanStats) | undefined): void;
+  render(accept?: string): Promise<RenderResult>;
+  handler(): MetricsHandler;
+  close(): void;
+}

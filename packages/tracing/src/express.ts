@@ -1,0 +1,123 @@
+// express middleware (Express 4 and 5): one SERVER span per request, parent extracted from the
+// headers, context bound for the rest of the request, route template computed at response end.
+// Per-request cost is kept to: one state object, one 'close' listener (a shared function, no
+// closure), one extract, one span. Attributes are only computed for recording spans.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { Span } from '@opentelemetry/api';
+import { normalizeMethod, pathOf, splitHostPort } from './http-common.ts';
+import { routeTemplate, UNMATCHED } from './express-route.ts';
+import type { RoutedRequest } from './express-route.ts';
+import type { Runtime } from './runtime.ts';
+
+export type NextFunction = (err?: unknown) => void;
+export type ExpressMiddleware = (req: IncomingMessage, res: ServerResponse, next: NextFunction) => void;
+export type ExpressErrorMiddleware = (err: unknown, req: IncomingMessage, res: ServerResponse, next: NextFunction) => void;
+
+const kState = Symbol('tailtrace.httpServer');
+
+interface ServerState {
+  rt: Runtime;
+  req: IncomingMessage & RoutedRequest & { originalUrl?: string };
+  span: Span | undefined;
+  start: number;
+  method: string;
+  error: unknown;
+}
+
+type TracedResponse = ServerResponse & { [kState]?: ServerState | undefined };
+
+export function createExpressMiddleware(rt: Runtime): ExpressMiddleware {
+  return function tailtraceExpress(req, res, next) {
+    const tres = res as TracedResponse;
+    // Mounted twice (app and sub-app): the outer instance owns the request.
+    if (tres[kState] !== undefined) return next();
+    const start = performance.now();
+    const method = normalizeMethod(req.method);
+    const state: ServerState = { rt, req, span: undefined, start, method, error: undefined };
+    tres[kState] = state;
+    // 'close' fires after 'finish' for completed responses and alone for aborted ones, so one
+    // listener covers both.
+    res.on('close', onClose);
+    if (!rt.enabled) return next();
+    const parent = propagation.extract(ROOT_CONTEXT, req.headers);
+    const span = rt.tracer.startSpan(method === '_OTHER' ? 'HTTP' : method, { kind: SpanKind.SERVER, startTime: start }, parent);
+    state.span = span;
+    if (span.isRecording()) setRequestAttributes(span, req, method);
+    context.with(trace.setSpan(parent, span), next);
+  };
+}
+
+/** Records the error passed to next(err) on the request's span, then passes it on. */
+export function createExpressErrorHandler(): ExpressErrorMiddleware {
+  return function tailtraceExpressError(err, _req, res, next) {
+    const state = (res as TracedResponse)[kState];
+    if (state !== undefined && state.error === undefined) state.error = err;
+    next(err);
+  };
+}
+
+function setRequestAttributes(span: Span, req: IncomingMessage & { originalUrl?: string }, method: string): void {
+  span.setAttribute('http.request.method', method);
+  if (method === '_OTHER' && req.method !== undefined) span.setAttribute('http.request.method_original', req.method);
+  span.setAttribute('url.path', pathOf(req.originalUrl ?? req.url ?? '/'));
+  span.setAttribute('url.scheme', (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http');
+  const host = req.headers.host;
+  if (host !== undefined) {
+    const hp = splitHostPort(host);
+    span.setAttribute('server.address', hp.host);
+    if (hp.port !== undefined) span.setAttribute('server.port', hp.port);
+  }
+  const ua = req.headers['user-agent'];
+  if (ua !== undefined) span.setAttribute('user_agent.original', ua);
+}
+
+function onClose(this: TracedResponse): void {
+  const state = this[kState];
+  if (state === undefined) return;
+  this[kState] = undefined;
+  const end = performance.now();
+  const route = routeTemplate(state.req);
+  const completed = this.writableFinished;
+  // No response at all (client went away first): status 0, as for network errors.
+  const statusCode = completed || this.headersSent ? this.statusCode : 0;
+  const span = state.span;
+  let traceId: string | undefined;
+  let spanId: string | undefined;
+  if (span !== undefined) {
+    if (span.isRecording()) finishSpan(span, state, route, statusCode, completed);
+    span.end(end);
+    const sc = span.spanContext();
+    if ((sc.traceFlags & 1) === 1) {
+      traceId = sc.traceId;
+      spanId = sc.spanId;
+    }
+  }
+  state.rt.emit({ kind: 'http_server', durationS: (end - state.start) / 1000, method: state.method, route, statusCode, traceId, spanId });
+}
+
+function finishSpan(span: Span, state: ServerState, route: string, statusCode: number, completed: boolean): void {
+  if (route !== UNMATCHED) {
+    span.updateName(`${state.method === '_OTHER' ? 'HTTP' : state.method} ${route}`);
+    span.setAttribute('http.route', route);
+  }
+  if (statusCode !== 0) span.setAttribute('http.response.status_code', statusCode);
+  const err = state.error;
+  if (err instanceof Error) span.recordException(err);
+  // Semconv: on the server only 5xx is an error; 4xx is the client's problem.
+  if (statusCode >= 500) {
+    span.setAttribute('error.type', err !== undefined ? errorClass(err) : String(statusCode));
+    span.setStatus({ code: SpanStatusCode.ERROR });
+  } else if (!completed) {
+    span.setAttribute('error.type', 'aborted');
+    span.setStatus({ code: SpanStatusCode.ERROR, message: 'client closed the connection before the response was complete' });
+  }
+}
+
+function errorClass(err: unknown): string {
+  if (err !== null && typeof err === 'object') {
+    const name = (err as { constructor?: { name?: unknown } }).constructor?.name;
+    if (typeof name === 'string' && name !== '' && name !== 'Object') return name;
+  }
+  return '_OTHER';
+}
