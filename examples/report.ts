@@ -84,7 +84,8 @@ export function renderHops(rows: HopRow[]): string {
       f(r.avgMs), f(r.p50Ms), f(r.p99Ms), f(r.p999Ms), f(r.serverRssMb, 1),
     ]),
     3,
-  );
+  ) + '\n\nclient rows: the load driver, from each request\'s scheduled send time (coordinated omission corrected), warm-up excluded.\n' +
+    'service rows: the calling service\'s own HDR window (tailtrace_latency_seconds), warm-up included.';
 }
 
 function spanTree(spans: SpanView[]): string[] {

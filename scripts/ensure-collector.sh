@@ -58,7 +58,9 @@ cp "$manifest" "$work/builder-config.yaml"
 log "building the Collector ($version, $gover) in $work — the first build takes minutes"
 ( cd "$work" && GOFLAGS=-buildvcs=false "$builder" --config builder-config.yaml ) >"$work/build.log" 2>&1 || {
   tail -n 60 "$work/build.log" >&2
-  log "build failed; full log: $work/build.log"
+  mv "$work/build.log" "$cache/otelcol-build-failed.log"
+  rm -rf "$work"
+  log "build failed; full log: $cache/otelcol-build-failed.log"
   exit 1
 }
 mv "$work/build/otelcol-tailtrace" "$work/otelcol-tailtrace"
@@ -66,5 +68,9 @@ mv "$work/build/otelcol-tailtrace" "$work/otelcol-tailtrace"
 rm -rf "$work/build"
 rm -rf "$dir"
 mv "$work" "$dir"
+# Binaries of earlier manifests are stale: keep only this one (plus the builder and Go caches).
+for old in "$cache"/otelcol-*; do
+  [ "$old" = "$dir" ] || [ ! -d "$old" ] || rm -rf "$old"
+done
 log "built $bin in $(( $(date +%s) - start ))s"
 echo "$bin"

@@ -22,6 +22,8 @@ export interface ServiceReport {
   service: string;
   pid: number;
   rssMb: number;
+  heapUsedMb: number;
+  externalMb: number;
   hops: HopStats[];
   spans: SpanView[];
   spansExported: number;
@@ -135,10 +137,13 @@ async function report(service: string, inst: Instrumentation, ring: SpanRing, tr
     });
   }
   const stats = inst.tracing.stats();
+  const mem = process.memoryUsage();
   return {
     service,
     pid: process.pid,
-    rssMb: process.memoryUsage.rss() / 2 ** 20,
+    rssMb: mem.rss / 2 ** 20,
+    heapUsedMb: mem.heapUsed / 2 ** 20,
+    externalMb: mem.external / 2 ** 20,
     hops,
     spans: ring.find(traceIds),
     spansExported: stats.exported,

@@ -1,0 +1,44 @@
+// `npm run demo` is the main job: run it briefly, exactly as the README says, and check what a
+// person would read: metrics URLs, the per-hop table, the slowest trace IDs with their spans,
+// and the JSON report.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DemoReport } from '@tailtrace/examples/report';
+
+const root = process.env.TAILTRACE_ROOT ?? join(import.meta.dirname, '..');
+
+test('the demo runs, prints the hop table and slowest traces, and writes the JSON report', () => {
+  const json = join(mkdtempSync(join(tmpdir(), 'tailtrace-demo-')), 'report.json');
+  const r = spawnSync(process.execPath, [join(root, 'examples', 'demo.ts'), '--duration', '4', '--rate', '50', '--warmup', '1', '--json', json], {
+    encoding: 'utf8',
+    timeout: 90_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const out = r.stdout;
+  for (const svc of ['gateway', 'orders', 'inventory']) assert.match(out, new RegExp(`${svc}\\s+metrics: http://127\\.0\\.0\\.1:\\d+/metrics`));
+  assert.match(out, /Protocol\s+Hop\s+Operation\s+Requests\s+Errors\s+Avg ms\s+P50 ms\s+P99 ms\s+P99\.9 ms\s+Server RSS MB/);
+  assert.match(out, /HTTP\s+client -> gateway/);
+  assert.match(out, /gRPC\s+client -> orders/);
+  assert.match(out, /gRPC\s+gateway -> orders/);
+  assert.match(out, /HTTP\s+orders -> inventory/);
+  assert.match(out, new RegExp(`report: ${json.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+
+  const report = JSON.parse(readFileSync(json, 'utf8')) as DemoReport;
+  const client = report.hops.find((h) => h.hop === 'client -> gateway')!;
+  assert.equal(client.requests, 200);
+  assert.equal(client.errors, 0);
+  assert.ok(client.p99Ms >= client.p50Ms && client.p50Ms > 0);
+  assert.ok(client.serverRssMb > 10);
+  assert.equal(report.slowest.length, 5);
+  for (const s of report.slowest) {
+    assert.match(s.traceId, /^[0-9a-f]{32}$/);
+    assert.ok(out.includes(s.traceId), 'trace id printed');
+    // The embedded span ring (no backend) still shows the slow request's spans.
+    assert.ok(s.spans.length >= 2, `spans kept for ${s.traceId}`);
+    assert.ok(s.spans.every((sp) => sp.traceId === s.traceId));
+  }
+});
