@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startStack } from './stack.ts';
 import type { Stack } from './stack.ts';
-import type { DriverConfig, DriverResult } from './load/main.ts';
+import type { DriverConfig, DriverMessage, DriverResult } from './load/main.ts';
 import { renderHops, renderTraces, hopRows } from './report.ts';
 import type { DemoReport } from './report.ts';
 
@@ -50,12 +50,15 @@ const warmupS = Number(values.warmup) || 0;
 const root = process.env.TAILTRACE_ROOT ?? resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const jsonPath = resolve(values.json ?? join(root, '.tailtrace', 'demo-report.json'));
 
-function runDriver(cfg: DriverConfig): Promise<DriverResult> {
+function runDriver(cfg: DriverConfig, onSlow: (traceId: string, latencyMs: number) => void): Promise<DriverResult> {
   const child = fork(fileURLToPath(new URL('./load/main.ts', import.meta.url)), [JSON.stringify(cfg)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   return new Promise((resolvePromise, reject) => {
-    child.once('message', (msg: DriverResult) => resolvePromise(msg));
+    child.on('message', (msg: DriverMessage) => {
+      if (msg.type === 'slow') onSlow(msg.traceId, msg.latencyMs);
+      else resolvePromise(msg.result);
+    });
     child.once('exit', (code) => {
       if (code !== 0) reject(new Error(`load driver exited with code ${code}`));
     });
@@ -72,7 +75,7 @@ async function main(): Promise<void> {
     process.stdout.write(
       `\nload: ${rate} req/s over HTTP to gateway and ${rate} req/s over gRPC to orders, ${durationS} s (+${warmupS} s warm-up)\n`,
     );
-    const load = await runDriver({ gatewayUrl: stack.gatewayUrl, ordersAddr: stack.ordersAddr, rate, durationS, warmupS });
+    const load = await runDriver({ gatewayUrl: stack.gatewayUrl, ordersAddr: stack.ordersAddr, rate, durationS, warmupS }, stack.pin);
     const slowest = [
       ...load.http.slowest.map((s) => ({ ...s, via: 'HTTP -> gateway' })),
       ...load.grpc.slowest.map((s) => ({ ...s, via: 'gRPC -> orders' })),

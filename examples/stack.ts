@@ -26,6 +26,8 @@ export interface StackOptions {
   /** Forward the services' stderr (default: true). */
   stderr?: boolean;
   quiet?: boolean;
+  /** Node flags for the services (tests use --expose-gc to measure retained memory). */
+  execArgv?: string[];
 }
 
 export interface Stack {
@@ -34,8 +36,13 @@ export interface Stack {
   gateway: RunningService;
   gatewayUrl: string;
   ordersAddr: string;
-  /** Asks every service for its latency windows, RSS and the spans of the given traces. */
-  report(traceIds?: string[]): Promise<ServiceReport[]>;
+  /**
+   * Asks every service for its latency windows, memory and the spans of the given traces; with
+   * `gc` (services started with --expose-gc) after a full collection.
+   */
+  report(traceIds?: string[], opts?: { gc?: boolean }): Promise<ServiceReport[]>;
+  /** Tells every service to keep the spans of this (slow) trace for a later report. */
+  pin(traceId: string, latencyMs: number): void;
   stop(): Promise<void>;
 }
 
@@ -44,6 +51,7 @@ const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 function startService(name: ServiceName, env: Record<string, string>, opts: StackOptions): Promise<RunningService> {
   const child = fork(here(`./services/${name}.ts`), [], {
     env: { ...process.env, ...env },
+    execArgv: [...process.execArgv, ...(opts.execArgv ?? [])],
     stdio: ['ignore', 'inherit', opts.stderr === false ? 'ignore' : 'inherit', 'ipc'],
   });
   return new Promise((resolve, reject) => {
@@ -65,7 +73,7 @@ function startService(name: ServiceName, env: Record<string, string>, opts: Stac
   });
 }
 
-function ask(svc: RunningService, traceIds: string[]): Promise<ServiceReport> {
+function ask(svc: RunningService, traceIds: string[], gc: boolean): Promise<ServiceReport> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${svc.name} did not report within 10 s`)), 10_000);
     svc.child.on('message', function onReport(msg: ChildMessage) {
@@ -74,7 +82,7 @@ function ask(svc: RunningService, traceIds: string[]): Promise<ServiceReport> {
       svc.child.off('message', onReport);
       resolve(msg.report);
     });
-    svc.child.send({ type: 'report', traceIds });
+    svc.child.send({ type: 'report', traceIds, gc });
   });
 }
 
@@ -111,7 +119,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       gateway,
       gatewayUrl: `http://127.0.0.1:${gateway.port}`,
       ordersAddr: `127.0.0.1:${orders.port}`,
-      report: (traceIds = []) => Promise.all(all.map((s) => ask(s, traceIds))),
+      report: (traceIds = [], o = {}) => Promise.all(all.map((s) => ask(s, traceIds, o.gc ?? false))),
+      pin: (traceId, latencyMs) => {
+        for (const s of all) if (s.child.connected) s.child.send({ type: 'pin', traceId, latencyMs });
+      },
       stop: async () => {
         await Promise.all(all.map(stopService));
       },

@@ -44,6 +44,8 @@ export interface ConstantRateOptions {
   keepSlowest?: number;
   /** Extra time after the last scheduled request before unfinished ones count as timed out. */
   graceS?: number;
+  /** Called when a request enters the slowest list, so its trace can be kept while it is fresh. */
+  onSlow?: (slow: Slow) => void;
 }
 
 export interface ClosedLoopOptions {
@@ -72,12 +74,14 @@ class SlowList {
   constructor(size: number) {
     this.size = size;
   }
-  offer(latencyMs: number, traceId: string): void {
-    if (this.size === 0) return;
-    if (this.items.length === this.size && latencyMs <= this.items[this.items.length - 1]!.latencyMs) return;
+  /** True when the request made it into the list. */
+  offer(latencyMs: number, traceId: string): boolean {
+    if (this.size === 0) return false;
+    if (this.items.length === this.size && latencyMs <= this.items[this.items.length - 1]!.latencyMs) return false;
     this.items.push({ latencyMs, traceId });
     this.items.sort((a, b) => b.latencyMs - a.latencyMs);
     if (this.items.length > this.size) this.items.pop();
+    return true;
   }
 }
 
@@ -137,7 +141,7 @@ export function constantRate(opts: ConstantRateOptions): Promise<LoadResult> {
         const latencyMs = performance.now() - intended;
         hist.recordValue(Math.max(1, Math.round(latencyMs * 1000)));
         if (!ok) errors++;
-        slow.offer(latencyMs, traceId);
+        if (slow.offer(latencyMs, traceId)) opts.onSlow?.({ latencyMs, traceId });
         inFlight--;
         finished++;
         if (finished === total) finish(0);

@@ -16,6 +16,13 @@ export interface DriverResult {
   http: LoadResult;
   grpc: LoadResult;
 }
+export type DriverMessage = { type: 'slow'; traceId: string; latencyMs: number } | { type: 'result'; result: DriverResult };
+
+const tell = (msg: DriverMessage, done: () => void = () => {}) => {
+  if (process.send) process.send(msg, done);
+  else if (msg.type === 'result') process.stdout.write(`${JSON.stringify(msg.result)}\n`, done);
+};
+const onSlow = (s: { traceId: string; latencyMs: number }) => tell({ type: 'slow', ...s });
 
 const cfg = JSON.parse(process.argv[2] ?? '{}') as DriverConfig;
 const http = httpClient(cfg.gatewayUrl, (i) => `/api/orders/${i % 1000}`);
@@ -29,14 +36,12 @@ async function main(): Promise<void> {
     ]);
   }
   const [h, g] = await Promise.all([
-    constantRate({ rate: cfg.rate, durationS: cfg.durationS, send: http.send }),
-    constantRate({ rate: cfg.rate, durationS: cfg.durationS, send: grpc.send }),
+    constantRate({ rate: cfg.rate, durationS: cfg.durationS, send: http.send, onSlow }),
+    constantRate({ rate: cfg.rate, durationS: cfg.durationS, send: grpc.send, onSlow }),
   ]);
   http.close();
   grpc.close();
-  const result: DriverResult = { http: h, grpc: g };
-  if (process.send) process.send(result, () => process.exit(0));
-  else process.stdout.write(`${JSON.stringify(result)}\n`);
+  tell({ type: 'result', result: { http: h, grpc: g } }, () => process.exit(0));
 }
 
 void main();

@@ -23,6 +23,7 @@ export interface ServiceReport {
   pid: number;
   rssMb: number;
   heapUsedMb: number;
+  heapTotalMb: number;
   externalMb: number;
   hops: HopStats[];
   spans: SpanView[];
@@ -30,7 +31,7 @@ export interface ServiceReport {
   spansDropped: number;
 }
 
-export type ParentMessage = { type: 'report'; traceIds: string[] } | { type: 'shutdown' };
+export type ParentMessage = { type: 'report'; traceIds: string[]; gc?: boolean } | { type: 'pin'; traceId: string; latencyMs: number } | { type: 'shutdown' };
 export type ChildMessage =
   | { type: 'ready'; service: string; port: number; metricsUrl: string; pid: number }
   | { type: 'report'; report: ServiceReport };
@@ -49,7 +50,8 @@ export function env(name: string, fallback?: string): string {
 }
 
 export function startHost(service: string): ServiceHost {
-  const ring = new SpanRing(service);
+  // TAILTRACE_DEMO_SPAN_RING: ring size; memory tests make it small so it is full after warm-up.
+  const ring = new SpanRing(service, Number(process.env.TAILTRACE_DEMO_SPAN_RING) || undefined);
   const otlp = process.env.TAILTRACE_DEMO_OTLP;
   const inst = instrument({
     serviceName: service,
@@ -70,10 +72,15 @@ export function startHost(service: string): ServiceHost {
 
   process.on('message', (msg: ParentMessage) => {
     if (msg.type === 'report') {
+      // Tests ask for a full GC first (services started with --expose-gc) so heapUsed is what is retained.
+      const gc = (globalThis as { gc?: () => void }).gc;
+      if (msg.gc && gc) gc();
       void report(service, inst, ring, new Set(msg.traceIds)).then((r) => {
         const reply: ChildMessage = { type: 'report', report: r };
         process.send?.(reply);
       });
+    } else if (msg.type === 'pin') {
+      ring.pin(msg.traceId, msg.latencyMs);
     } else if (msg.type === 'shutdown') {
       void shutdown();
     }
@@ -143,6 +150,7 @@ async function report(service: string, inst: Instrumentation, ring: SpanRing, tr
     pid: process.pid,
     rssMb: mem.rss / 2 ** 20,
     heapUsedMb: mem.heapUsed / 2 ** 20,
+    heapTotalMb: mem.heapTotal / 2 ** 20,
     externalMb: mem.external / 2 ** 20,
     hops,
     spans: ring.find(traceIds),
