@@ -14,5 +14,8 @@ export function announce(port: number, onStop: () => Promise<void>): void {
     }
   });
   process.on('disconnect', () => process.exit(0));
-  process.send?.({ type: 'ready', port });
+  // Started by hand (no IPC): exit cleanly on SIGTERM so --cpu-prof and friends write their files.
+  process.on('SIGTERM', () => void onStop().finally(() => process.exit(0)));
+  if (process.send) process.send({ type: 'ready', port });
+  else process.stdout.write(`${port}\n`);
 }

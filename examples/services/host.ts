@@ -56,11 +56,9 @@ export function startHost(service: string): ServiceHost {
   const inst = instrument({
     serviceName: service,
     quiet: process.env.TAILTRACE_DEMO_QUIET === '1',
-    tracing: {
-      // Without --otlp the demo needs no backend: spans stay in the ring only.
-      ...(otlp ? { endpoint: `${otlp.replace(/\/$/, '')}/v1/traces` } : { exporter: 'none' }),
-      spanProcessors: [ring],
-    },
+    // Without --otlp the demo needs no backend: spans stay in the ring only.
+    ...(otlp ? { otlpEndpoint: otlp } : {}),
+    tracing: { ...(otlp ? {} : { exporter: 'none' as const }), spanProcessors: [ring] },
   });
 
   let closeApp: () => Promise<void> = async () => {};

@@ -56,7 +56,6 @@ export interface Instrumentation {
 // On globalThis so that two copies of this module (ESM and CJS, or two versions in one
 // process) still share one instrumentation: calling instrument() twice must not double-count.
 const kCurrent = Symbol.for('tailtrace.instrumentation');
-const kSeen = Symbol('tailtrace.seen');
 type GlobalSlot = { [kCurrent]?: Instrumentation };
 
 /** The instrumentation of this process, if `instrument()` was called. */
@@ -77,7 +76,8 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
   const record = (rec: OperationRecord): void => metrics.record(rec);
   const tracingOptions: TracingOptions = { ...options.tracing, onOperation: record };
   if (options.serviceName !== undefined) tracingOptions.serviceName = options.serviceName;
-  if (options.otlpEndpoint !== undefined) tracingOptions.endpoint = options.otlpEndpoint;
+  // A base URL as in OTEL_EXPORTER_OTLP_ENDPOINT; the traces path is appended the same way.
+  if (options.otlpEndpoint !== undefined) tracingOptions.endpoint = `${options.otlpEndpoint.replace(/\/+$/, '')}/v1/traces`;
   const tracing = createTracing(tracingOptions);
   metrics.setSpanStatsSource(() => tracing.stats());
 
@@ -86,11 +86,9 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
   const traced = tracing.expressMiddleware();
   const servers = new Set<MetricsServer>();
 
+  // Mounted twice (or on a router and the app) is handled by the tracing middleware: the first
+  // mount owns the request, later ones just call next().
   const middleware = function tailtrace(req: IncomingMessage, res: ServerResponse, next: Next): void {
-    const seen = req as IncomingMessage & { [kSeen]?: true };
-    // Mounted twice (or on a router and the app): the first mount already traces this request.
-    if (seen[kSeen]) return next();
-    seen[kSeen] = true;
     if (metricsPath !== false && req.method === 'GET' && isPath(req.url, metricsPath)) {
       metricsHandler(req, res);
       return;

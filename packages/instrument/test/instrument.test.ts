@@ -109,3 +109,10 @@ describe('instrument()', () => {
     assert.equal(mixed.trace_flags, '01');
   });
 });
+
+describe('instrument() export target', () => {
+  test('otlpEndpoint is a base URL: spans go to <base>/v1/traces, as with OTEL_EXPORTER_OTLP_ENDPOINT', async () => {
+    inst = instrument({ serviceName: 'x', quiet: true, otlpEndpoint: 'http://127.0.0.1:4318/' });
+    assert.equal(inst.tracing.exportTarget, 'http://127.0.0.1:4318/v1/traces');
+  });
+});
