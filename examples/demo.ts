@@ -19,6 +19,8 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '200' },
     warmup: { type: 'string', default: '2' },
     otlp: { type: 'string' },
+    'metrics-port': { type: 'string' },
+    'metrics-host': { type: 'string', default: '127.0.0.1' },
     json: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -30,6 +32,9 @@ if (values.help) {
   --rate      requests per second on each protocol (default 200)
   --warmup    seconds of unmeasured load first (default 2)
   --otlp      export spans to this OTLP/HTTP endpoint (e.g. http://localhost:4318)
+  --metrics-port BASE  serve /metrics of gateway, orders, inventory on BASE, BASE+1, BASE+2
+              (9464 matches collector/targets/services.json of the bundled stack)
+  --metrics-host ADDR  address those listen on (default 127.0.0.1; 0.0.0.0 for the compose stack)
   --json      where to write the report (default .tailtrace/demo-report.json)
 `);
   process.exit(0);
@@ -66,7 +71,14 @@ function runDriver(cfg: DriverConfig, onSlow: (traceId: string, latencyMs: numbe
 }
 
 async function main(): Promise<void> {
-  const stack: Stack = await startStack({ ...(values.otlp ? { otlp: values.otlp } : {}), quiet: false });
+  const base = values['metrics-port'] !== undefined ? positive('metrics-port', values['metrics-port']) : undefined;
+  const metricsEnv = (offset: number): Record<string, string> =>
+    base === undefined ? {} : { METRICS_PORT: String(base + offset), METRICS_HOST: values['metrics-host'] };
+  const stack: Stack = await startStack({
+    ...(values.otlp ? { otlp: values.otlp } : {}),
+    quiet: false,
+    serviceEnv: { gateway: metricsEnv(0), orders: metricsEnv(1), inventory: metricsEnv(2) },
+  });
   let exitCode = 0;
   try {
     for (const svc of [stack.gateway, stack.orders, stack.inventory]) {

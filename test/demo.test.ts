@@ -13,13 +13,15 @@ const root = process.env.TAILTRACE_ROOT ?? join(import.meta.dirname, '..');
 
 test('the demo runs, prints the hop table and slowest traces, and writes the JSON report', () => {
   const json = join(mkdtempSync(join(tmpdir(), 'tailtrace-demo-')), 'report.json');
-  const r = spawnSync(process.execPath, [join(root, 'examples', 'demo.ts'), '--duration', '4', '--rate', '50', '--warmup', '1', '--json', json], {
+  // Fixed metrics ports, as the bundled Prometheus targets expect (a random base to avoid clashes).
+  const base = 20_000 + Math.floor(Math.random() * 20_000);
+  const r = spawnSync(process.execPath, [join(root, 'examples', 'demo.ts'), '--duration', '4', '--rate', '50', '--warmup', '1', '--json', json, '--metrics-port', String(base)], {
     encoding: 'utf8',
     timeout: 90_000,
   });
   assert.equal(r.status, 0, r.stderr);
   const out = r.stdout;
-  for (const svc of ['gateway', 'orders', 'inventory']) assert.match(out, new RegExp(`${svc}\\s+metrics: http://127\\.0\\.0\\.1:\\d+/metrics`));
+  ['gateway', 'orders', 'inventory'].forEach((svc, i) => assert.match(out, new RegExp(`${svc}\\s+metrics: http://127\\.0\\.0\\.1:${base + i}/metrics`)));
   assert.match(out, /Protocol\s+Hop\s+Operation\s+Requests\s+Errors\s+Avg ms\s+P50 ms\s+P99 ms\s+P99\.9 ms\s+Server RSS MB/);
   assert.match(out, /HTTP\s+client -> gateway/);
   assert.match(out, /gRPC\s+client -> orders/);

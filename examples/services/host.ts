@@ -39,6 +39,11 @@ export type ChildMessage =
 export interface ServiceHost {
   inst: Instrumentation;
   ring: SpanRing;
+  /**
+   * Where Prometheus scrapes this service: its own port when METRICS_PORT is set (the bundled
+   * stack's targets are fixed), else `fallback` (the app's /metrics, or a port of its own).
+   */
+  metricsUrl(fallback: () => Promise<string>): Promise<string>;
   /** Announce readiness; `close` is called on shutdown before telemetry is flushed. */
   ready(port: number, metricsUrl: string, close: () => Promise<void>): void;
 }
@@ -89,6 +94,12 @@ export function startHost(service: string): ServiceHost {
   return {
     inst,
     ring,
+    async metricsUrl(fallback) {
+      const port = process.env.METRICS_PORT;
+      if (!port) return fallback();
+      const server = await inst.startMetricsServer({ port: Number(port), host: process.env.METRICS_HOST || '127.0.0.1' });
+      return server.url;
+    },
     ready(port, metricsUrl, close) {
       closeApp = close;
       const msg: ChildMessage = { type: 'ready', service, port, metricsUrl, pid: process.pid };

@@ -21,5 +21,5 @@ app.get('/health', (_req, res) => {
 
 const server = app.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
   const port = (server.address() as AddressInfo).port;
-  host.ready(port, `http://127.0.0.1:${port}/metrics`, () => new Promise((r) => { server.close(() => r()); server.closeAllConnections(); }));
+  void host.metricsUrl(async () => `http://127.0.0.1:${port}/metrics`).then((url) => host.ready(port, url, () => new Promise((r) => { server.close(() => r()); server.closeAllConnections(); })));
 });

@@ -51,7 +51,7 @@ server.addService(service, {
 
 server.bindAsync(`127.0.0.1:${process.env.PORT ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, port) => {
   if (err) throw err;
-  host.inst.startMetricsServer().then((metrics) => {
-    host.ready(port, metrics.url, () => new Promise((r) => server.tryShutdown(() => r())));
-  }, (e: unknown) => { throw e; });
+  void host.metricsUrl(async () => (await host.inst.startMetricsServer()).url).then((url) => {
+    host.ready(port, url, () => new Promise((r) => server.tryShutdown(() => r())));
+  });
 });
