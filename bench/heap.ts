@@ -1,6 +1,7 @@
-// `node bench/run.ts heap [--json] [--size normal|large] [--skip-memlab]`: snapshot analysis
+// `node bench/run.ts heap [--json] [--size normal|large] [--skip-memlab] [--skip-diff]`: snapshot analysis
 // speed and memory against memlab on the same ~300 MB heap (about 8.5 M nodes, 24 M edges;
 // `--size large`: ~1 GB heap). Both tools run as child processes under /usr/bin/time -v.
+// Then `heap diff` of that snapshot and a 10% larger one, against the two summaries' sum.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,6 +34,7 @@ export async function main(argv: string[]): Promise<number> {
   const sizeArg = argv.includes('--size') ? argv[argv.indexOf('--size') + 1] : 'normal';
   const items = sizeArg === 'large' ? 3_300_000 : 975_000;
   const skipMemlab = argv.includes('--skip-memlab');
+  const skipDiff = argv.includes('--skip-diff');
   const dir = mkdtempSync(join(tmpdir(), 'tailtrace-bench-heap-'));
   const file = join(dir, 'bench.heapsnapshot');
   const log = (m: string) => {
@@ -54,9 +56,24 @@ export async function main(argv: string[]): Promise<number> {
         NODE_OPTIONS: '--max-old-space-size=20000',
       });
     }
+    let diff: { wallS: number; peakRssMb: number; summariesWallS: number; vsTwoSummaries: number } | null = null;
+    if (!skipDiff) {
+      log('generating a second snapshot (10% more items) for diff...');
+      const file2 = join(dir, 'bench2.heapsnapshot');
+      const gen2 = spawnSync(process.execPath, ['--max-old-space-size=16000', join(here, 'heap-gen.ts'), file2, String(Math.round(items * 1.1))], { stdio: ['ignore', 'ignore', 'inherit'] });
+      if (gen2.status !== 0) throw new Error('snapshot generation failed');
+      const cli = ['--conditions=tailtrace-source', join(root, 'packages', 'cli', 'bin', 'tailtrace.js'), 'heap'];
+      const second = timed(process.execPath, [...cli, 'summary', file2, '--json']);
+      log('running tailtrace heap diff...');
+      const d = timed(process.execPath, [...cli, 'diff', file, file2, '--json']);
+      const summariesWallS = Number((ours.wallS + second.wallS).toFixed(2));
+      diff = { wallS: d.wallS, peakRssMb: d.peakRssMb, summariesWallS, vsTwoSummaries: Number((d.wallS / summariesWallS).toFixed(2)) };
+      rmSync(file2, { force: true });
+    }
     const result = {
       fileMb,
       size: sizeArg,
+      diff,
       tailtrace: { wallS: ours.wallS, peakRssMb: ours.peakRssMb },
       memlab: memlab ? { wallS: memlab.wallS, peakRssMb: memlab.peakRssMb, ok: memlab.code === 0 } : null,
       speedup: memlab ? Number((memlab.wallS / ours.wallS).toFixed(2)) : null,
@@ -68,7 +85,8 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(
         `heap snapshot analysis, ${fileMb} MiB snapshot\n` +
           `  tailtrace heap summary  ${ours.wallS.toFixed(2)} s  peak RSS ${ours.peakRssMb} MiB (${result.rssToFile}x file; target <= 1.5x)\n` +
-          (memlab ? `  memlab object-size      ${memlab.wallS.toFixed(2)} s  peak RSS ${memlab.peakRssMb} MiB\n  speedup ${result.speedup}x (target >= 5x)\n` : ''),
+          (memlab ? `  memlab object-size      ${memlab.wallS.toFixed(2)} s  peak RSS ${memlab.peakRssMb} MiB\n  speedup ${result.speedup}x (target >= 5x)\n` : '') +
+          (diff ? `  tailtrace heap diff     ${diff.wallS.toFixed(2)} s  peak RSS ${diff.peakRssMb} MiB (${diff.vsTwoSummaries}x the two summaries, ${diff.summariesWallS} s)\n` : ''),
       );
     }
     return ours.code === 0 ? 0 : 1;

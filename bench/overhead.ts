@@ -15,7 +15,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 export const VARIANTS = ['bare', 'alwaysOn', 'sampled10', 'otelAuto'] as const;
-export type Variant = (typeof VARIANTS)[number];
+export type Variant = (typeof VARIANTS)[number] | 'alwaysOff' | 'interceptorOnly';
+// Diagnostic extras: instrument() with nothing sampled (the fixed per-request cost), and for
+// gRPC a pass-through interceptor (the floor grpc-js's interceptor API itself imposes).
+const EXTRA: Record<Protocol, Variant[]> = { express: ['alwaysOff'], grpc: ['alwaysOff', 'interceptorOnly'] };
 type Protocol = 'express' | 'grpc';
 
 export interface VariantResult {
@@ -179,7 +182,8 @@ export async function main(argv: string[]): Promise<number> {
   for (let round = 0; round < rounds; round++) {
     for (const protocol of protocols) {
       // Rotate the order each round so no variant always runs first or last.
-      const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]!);
+      const all: Variant[] = [...VARIANTS, ...EXTRA[protocol]];
+      const order = all.map((_, i) => all[(i + round) % all.length]!);
       for (const variant of order) {
         const server = await startServer(protocol, variant, sink.url);
         try {
@@ -209,7 +213,7 @@ export async function main(argv: string[]): Promise<number> {
     const base = samples[`${protocol}/bare`]!;
     const b = { rps: median(base.rps), p99: median(base.p99), cpu: median(base.cpu) };
     const rows = {} as Record<Variant, VariantResult>;
-    for (const variant of VARIANTS) {
+    for (const variant of [...VARIANTS, ...EXTRA[protocol]]) {
       const s = samples[`${protocol}/${variant}`]!;
       const rps = median(s.rps);
       const p99 = median(s.p99);
@@ -227,11 +231,11 @@ export async function main(argv: string[]): Promise<number> {
   } else {
     for (const protocol of protocols) {
       process.stdout.write(`\n${protocol} (median of ${rounds} rounds, ${seconds} s each, ${connections} connections)\n`);
-      process.stdout.write('variant      req/s     P50 ms  P99 ms  CPU µs/req  RSS MB  throughput  P99     CPU\n');
-      for (const variant of VARIANTS) {
+      process.stdout.write('variant           req/s     P50 ms  P99 ms  CPU µs/req  RSS MB  throughput  P99     CPU\n');
+      for (const variant of [...VARIANTS, ...EXTRA[protocol]]) {
         const r = result[protocol]![variant];
         process.stdout.write(
-          `${variant.padEnd(10)} ${r.rps.toFixed(0).padStart(7)}  ${r.p50Ms.toFixed(2).padStart(7)} ${r.p99Ms.toFixed(2).padStart(7)}  ${r.cpuUsPerReq.toFixed(1).padStart(10)}  ${r.rssMb.toFixed(0).padStart(6)}  ${r.throughputRatio.toFixed(2).padStart(9)}x  ${r.p99Ratio.toFixed(2)}x  ${r.cpuRatio.toFixed(2)}x\n`,
+          `${variant.padEnd(15)} ${r.rps.toFixed(0).padStart(7)}  ${r.p50Ms.toFixed(2).padStart(7)} ${r.p99Ms.toFixed(2).padStart(7)}  ${r.cpuUsPerReq.toFixed(1).padStart(10)}  ${r.rssMb.toFixed(0).padStart(6)}  ${r.throughputRatio.toFixed(2).padStart(9)}x  ${r.p99Ratio.toFixed(2)}x  ${r.cpuRatio.toFixed(2)}x\n`,
         );
       }
     }

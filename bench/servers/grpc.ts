@@ -13,7 +13,11 @@ const def = grpc.loadPackageDefinition(loader.loadSync(proto, { keepCase: true, 
   orders: { OrderService: { service: grpcTypes.ServiceDefinition } };
 };
 
-const server = new grpc.Server(inst ? { interceptors: [inst.grpcServerInterceptor] } : {});
+// 'interceptorOnly': a pass-through interceptor, to show what grpc-js's interceptor machinery
+// costs by itself (the floor for any interceptor-based instrumentation).
+const passThrough: grpcTypes.ServerInterceptor = (_methodDescriptor, call) => new grpc.ServerInterceptingCall(call);
+const interceptors = inst ? [inst.grpcServerInterceptor] : process.env.BENCH_VARIANT === 'interceptorOnly' ? [passThrough] : [];
+const server = new grpc.Server({ interceptors });
 server.addService(def.orders.OrderService.service, {
   Get(call: grpcTypes.ServerUnaryCall<{ id: string }, unknown>, cb: grpcTypes.sendUnaryData<unknown>) {
     cb(null, { ...ITEM, id: call.request.id });
