@@ -46,7 +46,10 @@ export async function main(argv: string[]): Promise<number> {
     if (gen.status !== 0) throw new Error('snapshot generation failed');
     const fileMb = Math.round(statSync(file).size / 1024 / 1024);
     log(`snapshot: ${fileMb} MiB; running tailtrace heap summary...`);
-    const ours = timed(process.execPath, ['--conditions=tailtrace-source', join(root, 'packages', 'cli', 'bin', 'tailtrace.js'), 'heap', 'summary', file, '--json']);
+    // The built CLI (dist/), exactly what users run: no dev-time TypeScript stripping.
+    const userEnv: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '' };
+    const bin = join(root, 'packages', 'cli', 'bin', 'tailtrace.js');
+    const ours = timed(process.execPath, [bin, 'heap', 'summary', file, '--json'], userEnv);
     let memlab: Run | null = null;
     if (!skipMemlab) {
       log('running memlab analyze object-size...');
@@ -62,10 +65,9 @@ export async function main(argv: string[]): Promise<number> {
       const file2 = join(dir, 'bench2.heapsnapshot');
       const gen2 = spawnSync(process.execPath, ['--max-old-space-size=16000', join(here, 'heap-gen.ts'), file2, String(Math.round(items * 1.1))], { stdio: ['ignore', 'ignore', 'inherit'] });
       if (gen2.status !== 0) throw new Error('snapshot generation failed');
-      const cli = ['--conditions=tailtrace-source', join(root, 'packages', 'cli', 'bin', 'tailtrace.js'), 'heap'];
-      const second = timed(process.execPath, [...cli, 'summary', file2, '--json']);
+      const second = timed(process.execPath, [bin, 'heap', 'summary', file2, '--json'], userEnv);
       log('running tailtrace heap diff...');
-      const d = timed(process.execPath, [...cli, 'diff', file, file2, '--json']);
+      const d = timed(process.execPath, [bin, 'heap', 'diff', file, file2, '--json'], userEnv);
       const summariesWallS = Number((ours.wallS + second.wallS).toFixed(2));
       diff = { wallS: d.wallS, peakRssMb: d.peakRssMb, summariesWallS, vsTwoSummaries: Number((d.wallS / summariesWallS).toFixed(2)) };
       rmSync(file2, { force: true });

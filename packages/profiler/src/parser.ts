@@ -119,23 +119,27 @@ interface NumState {
  * into `stage`; calls onFull when it is full. Returns the index after what it consumed.
  */
 function scanNumbers(buf: Buffer, i: number, end: number, st: NumState, stage: Float64Array, onFull: () => void): number {
+  // State lives in locals for the loop (V8 keeps them in registers); heap snapshots are almost
+  // all non-negative integers, so the digit path is one compare and one multiply-add.
   let v = st.v;
   let inN = st.inN;
   let staged = st.staged;
+  let frac = st.frac;
+  let neg = st.neg;
   for (; i < end; i++) {
     const c = buf[i]!;
     const d = c - 0x30;
     if (d >= 0 && d <= 9) {
-      if (st.frac === 0) v = v * 10 + d;
+      if (frac === 0) v = v * 10 + d;
       else {
-        st.frac *= 10;
-        v += d / st.frac;
+        frac *= 10;
+        v += d / frac;
       }
       inN = true;
       continue;
     }
     if (inN) {
-      stage[staged++] = st.neg ? -v : v;
+      stage[staged++] = neg ? -v : v;
       if (staged === STAGE) {
         st.staged = staged;
         onFull();
@@ -143,8 +147,8 @@ function scanNumbers(buf: Buffer, i: number, end: number, st: NumState, stage: F
       }
       v = 0;
       inN = false;
-      st.neg = false;
-      st.frac = 0;
+      neg = false;
+      frac = 0;
     }
     if (c === 0x2c || c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) continue;
     if (c === 0x5d) {
@@ -153,11 +157,11 @@ function scanNumbers(buf: Buffer, i: number, end: number, st: NumState, stage: F
       break;
     }
     if (c === 0x2d) {
-      st.neg = true;
+      neg = true;
       continue;
     }
     if (c === 0x2e) {
-      st.frac = 1;
+      frac = 1;
       inN = true;
       continue;
     }
@@ -167,6 +171,8 @@ function scanNumbers(buf: Buffer, i: number, end: number, st: NumState, stage: F
   st.v = v;
   st.inN = inN;
   st.staged = staged;
+  st.frac = frac;
+  st.neg = neg;
   return i;
 }
 
