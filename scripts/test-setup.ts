@@ -3,7 +3,7 @@
 //   - Prometheus (Debian's package)                       scripts/ensure-prometheus.sh
 //   - the tailtrace Collector built from collector/builder-config.yaml (cached by hash)
 //                                                         scripts/ensure-collector.sh
-//   - a Compose file parser (Debian's docker-compose)      scripts/ensure-compose.sh (optional)
+//   - a Compose file parser (Debian's docker-compose)      scripts/ensure-compose.sh
 // Idempotent: the second run only checks (well under a second for each part).
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -26,4 +26,4 @@ function ensure(name: string, script: string, required: boolean): string | undef
 
 ensure('prometheus', 'ensure-prometheus.sh', true);
 ensure('otelcol', 'ensure-collector.sh', true);
-ensure('docker-compose', 'ensure-compose.sh', false);
+ensure('docker-compose', 'ensure-compose.sh', true);

@@ -30,6 +30,7 @@ export interface MetricsServer {
 }
 
 type Next = (err?: unknown) => void;
+type ErrorMiddleware = (err: unknown, req: IncomingMessage, res: ServerResponse, next: Next) => void;
 
 /**
  * What `instrument()` returns: an express middleware (so `app.use(instrument())` is all an
@@ -43,6 +44,12 @@ export interface Instrumentation {
   readonly metrics: Metrics;
   readonly grpcServerInterceptor: Tracing['grpcServerInterceptor'];
   readonly grpcClientInterceptor: Tracing['grpcClientInterceptor'];
+  /**
+   * express error middleware: `app.use(tt.errorHandler)` after the routes records the class of an
+   * error passed to `next(err)` as `error.type` on the request's span (without it, a 5xx is
+   * still an error, with its status code as the type). It passes the error on unchanged.
+   */
+  readonly errorHandler: ErrorMiddleware;
   /** Plain node:http / express handler answering the Prometheus scrape (content-negotiated). */
   readonly metricsHandler: (req: IncomingMessage, res: ServerResponse) => void;
   /** pino `mixin`: adds trace_id, span_id and trace_flags of the active span to each log line. */
@@ -104,6 +111,7 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
     metrics: { value: metrics, enumerable: true },
     grpcServerInterceptor: { value: tracing.grpcServerInterceptor, enumerable: true },
     grpcClientInterceptor: { value: tracing.grpcClientInterceptor, enumerable: true },
+    errorHandler: { value: tracing.expressErrorHandler(), enumerable: true },
     metricsHandler: { value: metricsHandler, enumerable: true },
     logMixin: { value: tracing.pinoMixin(), enumerable: true },
     startMetricsServer: {
@@ -126,7 +134,7 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
     },
   });
   (globalThis as GlobalSlot)[kCurrent] = middleware;
-  if (!options.quiet) process.stderr.write(`[tailtrace] ${serviceName}: ${`spans -> ${tracing.exportTarget}`}\n`);
+  if (!options.quiet) process.stderr.write(`[tailtrace] ${serviceName}: spans -> ${tracing.exportTarget}\n`);
   return middleware;
 }
 

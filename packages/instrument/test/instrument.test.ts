@@ -110,6 +110,26 @@ describe('instrument()', () => {
   });
 });
 
+describe('instrument() errors', () => {
+  test('errorHandler records the class of an error passed to next(err) on the span; the error reaches express', async () => {
+    const seen: { name: string; attributes: Record<string, unknown>; status: number }[] = [];
+    inst = instrument({
+      serviceName: 'errs', quiet: true,
+      tracing: { exporter: 'none', spanProcessors: [{ onStart() {}, onEnd: (s) => seen.push({ name: s.name, attributes: s.attributes, status: s.status.code }), forceFlush: async () => {}, shutdown: async () => {} }] },
+    });
+    class PaymentDeclined extends Error {}
+    const app = express();
+    app.use(inst);
+    app.get('/pay/:id', (_req, _res, next) => next(new PaymentDeclined('no')));
+    app.use(inst.errorHandler);
+    const base = await serve(app);
+    assert.equal((await fetch(`${base}/pay/1`)).status, 500);
+    const span = seen.find((s) => s.name === 'GET /pay/:id')!;
+    assert.equal(span.attributes['error.type'], 'PaymentDeclined');
+    assert.equal(span.status, 2);
+  });
+});
+
 describe('instrument() export target', () => {
   test('otlpEndpoint is a base URL: spans go to <base>/v1/traces, as with OTEL_EXPORTER_OTLP_ENDPOINT', async () => {
     inst = instrument({ serviceName: 'x', quiet: true, otlpEndpoint: 'http://127.0.0.1:4318/' });
