@@ -107,3 +107,11 @@ export function resolveExporterName(env: Env): ExporterName {
   const first = env.OTEL_TRACES_EXPORTER?.split(',')[0]?.trim().toLowerCase();
   return first === 'none' ? 'none' : 'otlp';
 }
+
+/**
+ * OTEL_EXPORTER_OTLP_HEADERS, overridden key by key by OTEL_EXPORTER_OTLP_TRACES_HEADERS: the
+ * same comma-separated, percent-encoded key=value list as OTEL_RESOURCE_ATTRIBUTES.
+ */
+export function otlpHeaders(env: Env): Record<string, string> {
+  return { ...parseResourceAttributes(env.OTEL_EXPORTER_OTLP_HEADERS), ...parseResourceAttributes(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS) };
+}

@@ -10,10 +10,11 @@ import { TracerProvider } from '@opentelemetry/sdk-trace';
 import type { Sampler, SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Interceptor, ServerInterceptor } from '@grpc/grpc-js';
 import {
-  intFromEnv, parseBoolean, parseResourceAttributes, resolveEndpoint, resolveExporterName, resolvePropagators,
+  intFromEnv, otlpHeaders, parseBoolean, parseResourceAttributes, resolveEndpoint, resolveExporterName, resolvePropagators,
   resolveSamplerName, resolveSamplerRatio, resolveServiceName,
 } from './env.ts';
 import { BoundedSpanProcessor } from './export.ts';
+import { WorkerOtlpExporter } from './worker-exporter.ts';
 import { createExpressErrorHandler, createExpressMiddleware } from './express.ts';
 import type { ExpressErrorMiddleware, ExpressMiddleware } from './express.ts';
 import { createClientInterceptor, createServerInterceptor } from './grpc.ts';
@@ -114,7 +115,9 @@ class TracingImpl implements Tracing {
       if (none) {
         this.#processor = undefined;
       } else {
-        const exporter = custom ?? new OTLPTraceExporter({ url: this.endpoint, timeoutMillis: exportTimeoutMillis, concurrencyLimit: 2 });
+        const exporter = custom ?? (options.exportThread === 'main'
+          ? new OTLPTraceExporter({ url: this.endpoint, timeoutMillis: exportTimeoutMillis, concurrencyLimit: 2 })
+          : new WorkerOtlpExporter(this.endpoint, exportTimeoutMillis, otlpHeaders(env)));
         const endpoint = this.exportTarget;
         const onFirstExportError = options.onFirstExportError ?? ((err: Error) => {
           process.stderr.write(`[tailtrace] span export to ${endpoint} failed (${err.message}); spans are dropped and counted in stats() until it recovers\n`);

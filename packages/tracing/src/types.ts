@@ -44,6 +44,12 @@ export interface TracingOptions {
    * `spanProcessors`). Falls back to OTEL_TRACES_EXPORTER=none.
    */
   exporter?: SpanExporter | 'none';
+  /**
+   * Where the OTLP/HTTP requests are made: 'worker' (default) sends from a worker thread so
+   * telemetry never runs through the service's own socket and stream code; 'main' uses
+   * OpenTelemetry's exporter in the main thread.
+   */
+  exportThread?: 'worker' | 'main';
   /** More processors after the bounded exporter (e.g. an in-memory view); called on the request path, keep them cheap. */
   spanProcessors?: SpanProcessor[];
   /** Falls back to OTEL_BSP_MAX_QUEUE_SIZE, default 2048. */
