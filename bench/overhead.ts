@@ -31,6 +31,9 @@ export interface VariantResult {
   p99Ratio: number;
   cpuRatio: number;
   rounds: number;
+  /** tailtrace variants: spans exported and dropped (queue full or export failed), summed over rounds. */
+  spansExported?: number;
+  spansDropped?: number;
 }
 export type OverheadResult = Partial<Record<Protocol, Record<Variant, VariantResult>>> & { meta: Record<string, unknown> };
 
@@ -178,7 +181,7 @@ export async function main(argv: string[]): Promise<number> {
   const sink = await startSink();
   const log = (s: string) => process.stderr.write(`${s}\n`);
 
-  const samples: Record<string, { rps: number[]; p50: number[]; p99: number[]; cpu: number[]; rss: number[] }> = {};
+  const samples: Record<string, { rps: number[]; p50: number[]; p99: number[]; cpu: number[]; rss: number[]; exported: number; dropped: number; traced: boolean }> = {};
   for (let round = 0; round < rounds; round++) {
     for (const protocol of protocols) {
       // Rotate the order each round so no variant always runs first or last.
@@ -191,9 +194,14 @@ export async function main(argv: string[]): Promise<number> {
           if (warmup > 0) load(warmup);
           await server.request({ type: 'mark' }, 'marked');
           const fig = load(seconds);
-          const m = await server.request<{ cpuUs: number; rssMb: number }>({ type: 'measure' }, 'measured');
+          const m = await server.request<{ cpuUs: number; rssMb: number; spans?: { exported: number; dropped: { queueFull: number; exportFailed: number } } }>({ type: 'measure' }, 'measured');
           const key = `${protocol}/${variant}`;
-          const s = (samples[key] ??= { rps: [], p50: [], p99: [], cpu: [], rss: [] });
+          const s = (samples[key] ??= { rps: [], p50: [], p99: [], cpu: [], rss: [], exported: 0, dropped: 0, traced: false });
+          if (m.spans) {
+            s.traced = true;
+            s.exported += m.spans.exported;
+            s.dropped += m.spans.dropped.queueFull + m.spans.dropped.exportFailed;
+          }
           s.rps.push(fig.rps);
           s.p50.push(fig.p50Ms);
           s.p99.push(fig.p99Ms);
@@ -221,6 +229,7 @@ export async function main(argv: string[]): Promise<number> {
       rows[variant] = {
         rps, p50Ms: median(s.p50), p99Ms: p99, cpuUsPerReq: cpu, rssMb: median(s.rss),
         throughputRatio: rps / b.rps, p99Ratio: p99 / b.p99, cpuRatio: cpu / b.cpu, rounds: s.rps.length,
+        ...(s.traced ? { spansExported: s.exported, spansDropped: s.dropped } : {}),
       };
     }
     result[protocol] = rows;
@@ -231,11 +240,11 @@ export async function main(argv: string[]): Promise<number> {
   } else {
     for (const protocol of protocols) {
       process.stdout.write(`\n${protocol} (median of ${rounds} rounds, ${seconds} s each, ${connections} connections)\n`);
-      process.stdout.write('variant           req/s     P50 ms  P99 ms  CPU µs/req  RSS MB  throughput  P99     CPU\n');
+      process.stdout.write('variant           req/s     P50 ms  P99 ms  CPU µs/req  RSS MB  throughput  P99     CPU    spans exported/dropped\n');
       for (const variant of [...VARIANTS, ...EXTRA[protocol]]) {
         const r = result[protocol]![variant];
         process.stdout.write(
-          `${variant.padEnd(15)} ${r.rps.toFixed(0).padStart(7)}  ${r.p50Ms.toFixed(2).padStart(7)} ${r.p99Ms.toFixed(2).padStart(7)}  ${r.cpuUsPerReq.toFixed(1).padStart(10)}  ${r.rssMb.toFixed(0).padStart(6)}  ${r.throughputRatio.toFixed(2).padStart(9)}x  ${r.p99Ratio.toFixed(2)}x  ${r.cpuRatio.toFixed(2)}x\n`,
+          `${variant.padEnd(15)} ${r.rps.toFixed(0).padStart(7)}  ${r.p50Ms.toFixed(2).padStart(7)} ${r.p99Ms.toFixed(2).padStart(7)}  ${r.cpuUsPerReq.toFixed(1).padStart(10)}  ${r.rssMb.toFixed(0).padStart(6)}  ${r.throughputRatio.toFixed(2).padStart(9)}x  ${r.p99Ratio.toFixed(2)}x  ${r.cpuRatio.toFixed(2)}x  ${r.spansExported !== undefined ? `${r.spansExported}/${r.spansDropped}` : ''}\n`,
         );
       }
     }

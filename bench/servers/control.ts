@@ -1,6 +1,12 @@
 // IPC with the benchmark orchestrator: report the port, and measure this process's CPU time
 // and RSS between two marks so the load generator's own cost never enters the figures.
-export function announce(port: number, onStop: () => Promise<void>): void {
+export interface SpanCounts {
+  exported: number;
+  dropped: { queueFull: number; exportFailed: number };
+}
+
+/** `spans` reports the tracing export counters (tailtrace variants) so drops are visible. */
+export function announce(port: number, onStop: () => Promise<void>, spans?: () => SpanCounts): void {
   let mark = process.cpuUsage();
   process.on('message', (msg: { type: string }) => {
     if (msg.type === 'mark') {
@@ -8,7 +14,7 @@ export function announce(port: number, onStop: () => Promise<void>): void {
       process.send?.({ type: 'marked' });
     } else if (msg.type === 'measure') {
       const d = process.cpuUsage(mark);
-      process.send?.({ type: 'measured', cpuUs: d.user + d.system, rssMb: process.memoryUsage.rss() / 2 ** 20 });
+      process.send?.({ type: 'measured', cpuUs: d.user + d.system, rssMb: process.memoryUsage.rss() / 2 ** 20, spans: spans?.() });
     } else if (msg.type === 'stop') {
       void onStop().finally(() => process.exit(0));
     }

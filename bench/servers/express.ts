@@ -15,5 +15,5 @@ const server = app.listen(0, '127.0.0.1', () => {
   announce((server.address() as AddressInfo).port, async () => {
     server.closeAllConnections();
     await inst?.shutdown(2000);
-  });
+  }, inst ? () => inst.tracing.stats() : undefined);
 });

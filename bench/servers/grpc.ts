@@ -28,5 +28,5 @@ server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p
   announce(port, async () => {
     server.forceShutdown();
     await inst?.shutdown(2000);
-  });
+  }, inst ? () => inst.tracing.stats() : undefined);
 });

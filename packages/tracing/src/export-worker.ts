@@ -28,7 +28,7 @@ const client = target.protocol === 'https:' ? https : http;
 // Keep-alive with at most two connections, like the OTLP exporter's concurrency limit.
 const agent = new client.Agent({ keepAlive: true, maxSockets: 2 });
 
-function post(job: ExportJob): void {
+function post(job: ExportJob, retried = false): void {
   let done = false;
   const reply = (ok: boolean, error?: string): void => {
     if (done) return;
@@ -55,7 +55,16 @@ function post(job: ExportJob): void {
     },
   );
   req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-  req.on('error', (err: NodeJS.ErrnoException) => reply(false, err.code ?? err.message));
+  req.on('error', (err: NodeJS.ErrnoException) => {
+    // A kept-alive socket the server closed just as we reused it (the race Node's docs describe
+    // under request.reusedSocket): the request never reached the server, so send it once more.
+    if (!retried && !done && req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+      done = true;
+      post(job, true);
+      return;
+    }
+    reply(false, err.code ?? err.message);
+  });
   req.end(job.body);
 }
 

@@ -7,7 +7,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
-import type { Sampler, SpanProcessor } from '@opentelemetry/sdk-trace';
+import type { Sampler, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Interceptor, ServerInterceptor } from '@grpc/grpc-js';
 import {
   intFromEnv, otlpHeaders, parseBoolean, parseResourceAttributes, resolveEndpoint, resolveExporterName, resolvePropagators,
@@ -115,9 +115,11 @@ class TracingImpl implements Tracing {
       if (none) {
         this.#processor = undefined;
       } else {
+        const inThread = (): SpanExporter =>
+          new OTLPTraceExporter({ url: this.endpoint, timeoutMillis: exportTimeoutMillis, concurrencyLimit: 2, headers: otlpHeaders(env) });
         const exporter = custom ?? (options.exportThread === 'main'
-          ? new OTLPTraceExporter({ url: this.endpoint, timeoutMillis: exportTimeoutMillis, concurrencyLimit: 2 })
-          : new WorkerOtlpExporter(this.endpoint, exportTimeoutMillis, otlpHeaders(env)));
+          ? inThread()
+          : new WorkerOtlpExporter(this.endpoint, exportTimeoutMillis, otlpHeaders(env), inThread));
         const endpoint = this.exportTarget;
         const onFirstExportError = options.onFirstExportError ?? ((err: Error) => {
           process.stderr.write(`[tailtrace] span export to ${endpoint} failed (${err.message}); spans are dropped and counted in stats() until it recovers\n`);

@@ -1,0 +1,91 @@
+// The default exporter sends from a worker thread; these check what reaches a real OTLP/HTTP
+// receiver from it, the OTEL_EXPORTER_OTLP_*HEADERS variables, and the in-thread alternative.
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { spawn } from 'node:child_process';
+import { afterEach, test } from 'node:test';
+import { createTracing } from '../src/index.ts';
+import type { Tracing } from '../src/index.ts';
+import { otlpHeaders } from '../src/env.ts';
+import { closeServer, listen, waitFor } from './helpers.ts';
+
+interface Got {
+  headers: http.IncomingHttpHeaders;
+  names: string[];
+}
+
+let tracing: Tracing | undefined;
+let server: http.Server | undefined;
+
+afterEach(async () => {
+  await tracing?.shutdown(1000);
+  tracing = undefined;
+  if (server) await closeServer(server);
+  server = undefined;
+});
+
+async function receiver(): Promise<{ url: string; got: Got[] }> {
+  const got: Got[] = [];
+  server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { resourceSpans: { scopeSpans: { spans: { name: string }[] }[] }[] };
+      got.push({ headers: req.headers, names: body.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans.map((x) => x.name))) });
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  const port = await listen(server);
+  return { url: `http://127.0.0.1:${port}/v1/traces`, got };
+}
+
+test('OTEL_EXPORTER_OTLP_HEADERS, overridden by the _TRACES_ variant, are percent-decoded', () => {
+  assert.deepEqual(otlpHeaders({ OTEL_EXPORTER_OTLP_HEADERS: 'a=1,authorization=Basic%20eA%3D%3D', OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'a=2' }), {
+    a: '2',
+    authorization: 'Basic eA==',
+  });
+  assert.deepEqual(otlpHeaders({}), {});
+});
+
+for (const thread of ['worker', 'main'] as const) {
+  test(`exportThread ${thread}: spans arrive as OTLP JSON with the configured headers`, async () => {
+    const rcv = await receiver();
+    tracing = createTracing({
+      env: { OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=blue,x-key=s%3Dcret' },
+      endpoint: rcv.url, exportThread: thread, scheduledDelayMillis: 10, httpClient: false, sampler: 'always_on',
+    });
+    for (let i = 0; i < 5; i++) tracing.tracer.startSpan(`op-${i}`).end();
+    await waitFor(() => rcv.got.reduce((n, g) => n + g.names.length, 0) >= 5, 5000);
+    const names = rcv.got.flatMap((g) => g.names).sort();
+    assert.deepEqual(names, ['op-0', 'op-1', 'op-2', 'op-3', 'op-4']);
+    assert.equal(rcv.got[0]!.headers['x-tenant'], 'blue');
+    assert.equal(rcv.got[0]!.headers['x-key'], 's=cret');
+    assert.match(String(rcv.got[0]!.headers['content-type']), /application\/json/);
+    assert.equal(tracing.stats().exported, 5);
+  });
+}
+
+test('the export worker never keeps the process alive, and a process that cannot start workers still exports', async () => {
+  const rcv = await receiver();
+  const script = `
+    import { createTracing } from '@tailtrace/tracing';
+    const t = createTracing({ env: {}, endpoint: ${JSON.stringify(rcv.url)}, scheduledDelayMillis: 10, httpClient: false, sampler: 'always_on', onFirstExportError: (e) => console.error('unexpected export failure:', e.message) });
+    t.tracer.startSpan('from-child').end();
+    setTimeout(() => {}, 1000);
+  `;
+  // Async, so this process's receiver can answer while the child runs. `--input-type` is one of
+  // the flags with which no worker can start: the exporter falls back to sending in-thread.
+  const child = spawn(process.execPath, [...process.execArgv, '--input-type=module', '-e', script], { cwd: import.meta.dirname, stdio: ['ignore', 'inherit', 'inherit'] });
+  const code = await new Promise<number | null>((resolve) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve(-1);
+    }, 10_000);
+    child.on('exit', (c) => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+  });
+  assert.equal(code, 0, 'exited by itself within 10 s');
+  assert.ok(rcv.got.some((g) => g.names.includes('from-child')), 'and its span was exported before it ended');
+});
