@@ -7,7 +7,8 @@
 // exporting them (the table shows spans exported/dropped per variant). Variants alternate within each round so drift in the machine hits
 // all of them alike; each figure is the median over rounds. CPU per request is the server's own
 // user+system time between two marks, divided by the requests served in between.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -131,8 +132,12 @@ function wrkMs(v: string): number {
   return m[2] === 'us' ? n / 1000 : m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000;
 }
 
-function wrk(port: number, seconds: number, connections: number): LoadFigures {
-  const out = execFileSync('taskset', ['-c', '1', 'nice', '-n', '10', 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', `http://127.0.0.1:${port}/items/42`], {
+// Async on purpose: the OTLP sink lives in this process and must keep answering while the load
+// runs (a synchronous exec would stall it, exports would time out and spans be dropped).
+const run = promisify(execFile);
+
+async function wrk(port: number, seconds: number, connections: number): Promise<LoadFigures> {
+  const { stdout: out } = await run('taskset', ['-c', '1', 'nice', '-n', '10', 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', `http://127.0.0.1:${port}/items/42`], {
     encoding: 'utf8',
   });
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
@@ -142,9 +147,9 @@ function wrk(port: number, seconds: number, connections: number): LoadFigures {
   return { requests, rps, p50Ms: wrkMs(p50), p99Ms: wrkMs(p99) };
 }
 
-function ghz(bin: string, port: number, seconds: number, concurrency: number): LoadFigures {
+async function ghz(bin: string, port: number, seconds: number, concurrency: number): Promise<LoadFigures> {
   const proto = join(root, 'examples', 'proto', 'orders.proto');
-  const out = execFileSync(
+  const { stdout: out } = await run(
     'taskset',
     ['-c', '1', 'nice', '-n', '10', bin, '--insecure', '--proto', proto, '--call', 'orders.OrderService.Get', '-d', '{"id":"42","payload_bytes":0}',
       '-c', String(concurrency), '--connections', '4', '-z', `${seconds}s`, '--format', 'json', `127.0.0.1:${port}`],
@@ -193,9 +198,9 @@ export async function main(argv: string[]): Promise<number> {
         const server = await startServer(protocol, variant, sink.url);
         try {
           const load = (s: number) => (protocol === 'express' ? wrk(server.port, s, connections) : ghz(ghzBin, server.port, s, connections));
-          if (warmup > 0) load(warmup);
+          if (warmup > 0) await load(warmup);
           await server.request({ type: 'mark' }, 'marked');
-          const fig = load(seconds);
+          const fig = await load(seconds);
           const m = await server.request<{ cpuUs: number; rssMb: number; spans?: { exported: number; dropped: { queueFull: number; exportFailed: number } } }>({ type: 'measure' }, 'measured');
           const key = `${protocol}/${variant}`;
           const s = (samples[key] ??= { rps: [], p50: [], p99: [], cpu: [], rss: [], exported: 0, dropped: 0, traced: false });
