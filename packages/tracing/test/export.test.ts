@@ -5,49 +5,7 @@ import { SpanKind } from '@opentelemetry/api';
 import express from 'express';
 import { createTracing } from '../src/index.ts';
 import type { OperationRecord, Tracing } from '../src/index.ts';
-import { closeServer, listen, waitFor } from './helpers.ts';
-
-// A real OTLP/HTTP receiver: it gets exactly what the exporter sends (JSON, see below) and can
-// be told to fail or hang.
-interface Receiver {
-  url: string;
-  bodies: Array<{ contentType: string | undefined; json: OtlpRequest }>;
-  mode: 'ok' | 'fail500' | 'hang';
-  close(): Promise<void>;
-}
-interface OtlpRequest {
-  resourceSpans: Array<{
-    resource: { attributes: Array<{ key: string; value: { stringValue?: string } }> };
-    scopeSpans: Array<{ spans: Array<{ name: string; kind: number; traceId: string; attributes: Array<{ key: string }> }> }>;
-  }>;
-}
-
-async function receiver(): Promise<Receiver> {
-  const r: Receiver = { url: '', bodies: [], mode: 'ok', close: async () => {} };
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (r.mode === 'hang') return; // never answer
-      if (r.mode === 'fail500') {
-        res.statusCode = 500;
-        res.end('nope');
-        return;
-      }
-      r.bodies.push({ contentType: req.headers['content-type'], json: JSON.parse(Buffer.concat(chunks).toString('utf8')) as OtlpRequest });
-      res.setHeader('content-type', 'application/json');
-      res.end('{}');
-    });
-  });
-  const port = await listen(server);
-  r.url = `http://127.0.0.1:${port}/v1/traces`;
-  r.close = () => closeServer(server);
-  return r;
-}
-
-function spansOf(r: Receiver) {
-  return r.bodies.flatMap((b) => b.json.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans)));
-}
+import { closeServer, listen, receiver, spansOf, waitFor } from './helpers.ts';
 
 let tracing: Tracing | undefined;
 const cleanups: Array<() => Promise<void>> = [];

@@ -118,3 +118,45 @@ export function stopGrpcServer(server: grpc.Server): Promise<void> {
 export function unary(client: EchoClient, m: Msg, opts: grpc.CallOptions = {}, md = new grpc.Metadata()): Promise<Msg> {
   return new Promise((resolve, reject) => client.Unary(m, md, opts, (e, r) => (e ? reject(e) : resolve(r ?? {}))));
 }
+
+// A real OTLP/HTTP receiver: it gets exactly what the exporter sends (JSON, see below) and can
+// be told to fail or hang.
+export interface Receiver {
+  url: string;
+  bodies: Array<{ contentType: string | undefined; headers: http.IncomingHttpHeaders; json: OtlpRequest }>;
+  mode: 'ok' | 'fail500' | 'hang';
+  close(): Promise<void>;
+}
+export interface OtlpRequest {
+  resourceSpans: Array<{
+    resource: { attributes: Array<{ key: string; value: { stringValue?: string } }> };
+    scopeSpans: Array<{ spans: Array<{ name: string; kind: number; traceId: string; attributes: Array<{ key: string }> }> }>;
+  }>;
+}
+
+export async function receiver(): Promise<Receiver> {
+  const r: Receiver = { url: '', bodies: [], mode: 'ok', close: async () => {} };
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (r.mode === 'hang') return; // never answer
+      if (r.mode === 'fail500') {
+        res.statusCode = 500;
+        res.end('nope');
+        return;
+      }
+      r.bodies.push({ contentType: req.headers['content-type'], headers: req.headers, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) as OtlpRequest });
+      res.setHeader('content-type', 'application/json');
+      res.end('{}');
+    });
+  });
+  const port = await listen(server);
+  r.url = `http://127.0.0.1:${port}/v1/traces`;
+  r.close = () => closeServer(server);
+  return r;
+}
+
+export function spansOf(r: Receiver) {
+  return r.bodies.flatMap((b) => b.json.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans)));
+}

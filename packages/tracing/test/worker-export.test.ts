@@ -1,43 +1,25 @@
 // The default exporter sends from a worker thread; these check what reaches a real OTLP/HTTP
 // receiver from it, the OTEL_EXPORTER_OTLP_*HEADERS variables, and the in-thread alternative.
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { spawn } from 'node:child_process';
 import { afterEach, test } from 'node:test';
 import { createTracing } from '../src/index.ts';
 import type { Tracing } from '../src/index.ts';
 import { otlpHeaders } from '../src/env.ts';
-import { closeServer, listen, waitFor } from './helpers.ts';
-
-interface Got {
-  headers: http.IncomingHttpHeaders;
-  names: string[];
-}
+import { receiver, spansOf, waitFor } from './helpers.ts';
+import type { Receiver } from './helpers.ts';
 
 let tracing: Tracing | undefined;
-let server: http.Server | undefined;
+let rcv: Receiver | undefined;
 
 afterEach(async () => {
   await tracing?.shutdown(1000);
   tracing = undefined;
-  if (server) await closeServer(server);
-  server = undefined;
+  await rcv?.close();
+  rcv = undefined;
 });
 
-async function receiver(): Promise<{ url: string; got: Got[] }> {
-  const got: Got[] = [];
-  server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { resourceSpans: { scopeSpans: { spans: { name: string }[] }[] }[] };
-      got.push({ headers: req.headers, names: body.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans.map((x) => x.name))) });
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  const port = await listen(server);
-  return { url: `http://127.0.0.1:${port}/v1/traces`, got };
-}
+const names = (r: Receiver) => spansOf(r).map((x) => x.name);
 
 test('OTEL_EXPORTER_OTLP_HEADERS, overridden by the _TRACES_ variant, are percent-decoded', () => {
   assert.deepEqual(otlpHeaders({ OTEL_EXPORTER_OTLP_HEADERS: 'a=1,authorization=Basic%20eA%3D%3D', OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'a=2' }), {
@@ -49,18 +31,18 @@ test('OTEL_EXPORTER_OTLP_HEADERS, overridden by the _TRACES_ variant, are percen
 
 for (const thread of ['worker', 'main'] as const) {
   test(`exportThread ${thread}: spans arrive as OTLP JSON with the configured headers`, async () => {
-    const rcv = await receiver();
+    rcv = await receiver();
     tracing = createTracing({
       env: { OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=blue,x-key=s%3Dcret' },
       endpoint: rcv.url, exportThread: thread, scheduledDelayMillis: 10, httpClient: false, sampler: 'always_on',
     });
     for (let i = 0; i < 5; i++) tracing.tracer.startSpan(`op-${i}`).end();
-    await waitFor(() => rcv.got.reduce((n, g) => n + g.names.length, 0) >= 5, 5000);
-    const names = rcv.got.flatMap((g) => g.names).sort();
-    assert.deepEqual(names, ['op-0', 'op-1', 'op-2', 'op-3', 'op-4']);
-    assert.equal(rcv.got[0]!.headers['x-tenant'], 'blue');
-    assert.equal(rcv.got[0]!.headers['x-key'], 's=cret');
-    assert.match(String(rcv.got[0]!.headers['content-type']), /application\/json/);
+    const r = rcv;
+    await waitFor(() => names(r).length >= 5, 5000);
+    assert.deepEqual(names(r).sort(), ['op-0', 'op-1', 'op-2', 'op-3', 'op-4']);
+    assert.equal(r.bodies[0]!.headers['x-tenant'], 'blue');
+    assert.equal(r.bodies[0]!.headers['x-key'], 's=cret');
+    assert.match(String(r.bodies[0]!.contentType), /application\/json/);
     // The receiver has the spans; the success reply travels back from the worker a moment later.
     await waitFor(() => tracing!.stats().exported === 5, 5000);
     assert.deepEqual(tracing.stats().dropped, { queueFull: 0, exportFailed: 0 });
@@ -68,10 +50,11 @@ for (const thread of ['worker', 'main'] as const) {
 }
 
 test('the export worker never keeps the process alive, and a process that cannot start workers still exports', async () => {
-  const rcv = await receiver();
+  rcv = await receiver();
+  const r = rcv;
   const script = `
     import { createTracing } from '@tailtrace/tracing';
-    const t = createTracing({ env: {}, endpoint: ${JSON.stringify(rcv.url)}, scheduledDelayMillis: 10, httpClient: false, sampler: 'always_on', onFirstExportError: (e) => console.error('unexpected export failure:', e.message) });
+    const t = createTracing({ env: {}, endpoint: ${JSON.stringify(r.url)}, scheduledDelayMillis: 10, httpClient: false, sampler: 'always_on', onFirstExportError: (e) => console.error('unexpected export failure:', e.message) });
     t.tracer.startSpan('from-child').end();
     setTimeout(() => {}, 1000);
   `;
@@ -89,5 +72,5 @@ test('the export worker never keeps the process alive, and a process that cannot
     });
   });
   assert.equal(code, 0, 'exited by itself within 10 s');
-  assert.ok(rcv.got.some((g) => g.names.includes('from-child')), 'and its span was exported before it ended');
+  assert.ok(names(r).includes('from-child'), 'and its span was exported before it ended');
 });
