@@ -19,3 +19,17 @@ export { redactSnapshot } from './redact.ts';
 export type { RedactOptions, RedactResult } from './redact.ts';
 export { renderSummaryHtml, renderDiffHtml, formatBytes } from './report-html.ts';
 export { progressBar } from './progress.ts';
+
+// ---- evidence bundle format (contract between the runtime side and `tailtrace diagnose`) ----
+export { EVIDENCE_FORMAT, EVIDENCE_VERSION } from './evidence-format.ts';
+export type {
+  EncodedWindow, EventLoopStats, EvidenceManifest, EvidenceTriggerKind, GcStats, HeapFile, HistogramsFile,
+  OperationRef, RuntimeFile, RuntimeWindowStats, SlowTrace, SnapshotOutcome, TimeWindow, TracesFile,
+} from './evidence-format.ts';
+export type {
+  PprofFunction, PprofLabel, PprofLine, PprofLocation, PprofMapping, PprofProfile, PprofSample, PprofValueType,
+} from './pprof-types.ts';
+
+// ---- pprof codec, sampling heap profiler, CPU profile, /debug/pprof handler (runtime) ----
+
+// ---- guarded snapshots, triggers, evidence bundles, createProfiler (runtime) ----
