@@ -9,6 +9,8 @@ export interface DriverConfig {
   gatewayUrl: string;
   ordersAddr: string;
   rate: number;
+  /** gRPC requests per second to orders (default: rate; 0: none). */
+  grpcRate?: number;
   durationS: number;
   warmupS: number;
 }
@@ -28,16 +30,20 @@ const cfg = JSON.parse(process.argv[2] ?? '{}') as DriverConfig;
 const http = httpClient(cfg.gatewayUrl, (i) => `/api/orders/${i % 1000}`);
 const grpc = grpcClient(cfg.ordersAddr);
 
+const grpcRate = cfg.grpcRate ?? cfg.rate;
+const idle = (durationS: number): Promise<LoadResult> =>
+  Promise.resolve({ requests: 0, errors: 0, timedOut: 0, durationS, rps: 0, avgMs: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, p999Ms: 0, maxMs: 0, slowest: [], histogram: '' });
+
 async function main(): Promise<void> {
   if (cfg.warmupS > 0) {
     await Promise.all([
       constantRate({ rate: cfg.rate, durationS: cfg.warmupS, send: http.send, keepSlowest: 0 }),
-      constantRate({ rate: cfg.rate, durationS: cfg.warmupS, send: grpc.send, keepSlowest: 0 }),
+      grpcRate > 0 ? constantRate({ rate: grpcRate, durationS: cfg.warmupS, send: grpc.send, keepSlowest: 0 }) : idle(cfg.warmupS),
     ]);
   }
   const [h, g] = await Promise.all([
     constantRate({ rate: cfg.rate, durationS: cfg.durationS, send: http.send, onSlow }),
-    constantRate({ rate: cfg.rate, durationS: cfg.durationS, send: grpc.send, onSlow }),
+    grpcRate > 0 ? constantRate({ rate: grpcRate, durationS: cfg.durationS, send: grpc.send, onSlow }) : idle(cfg.durationS),
   ]);
   http.close();
   grpc.close();

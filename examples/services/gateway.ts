@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { AddressInfo } from 'node:net';
 import { env, startHost } from './host.ts';
 import { loadOrders } from './proto.ts';
+import { OrderSession, SessionHistory } from './leak.ts';
 
 const host = startHost('gateway');
 const { Client } = loadOrders();
@@ -12,6 +13,9 @@ const orders = new Client(env('ORDERS_ADDR'), grpc.credentials.createInsecure(),
   interceptors: [host.inst.grpcClientInterceptor],
 });
 const payloadBytes = Number(process.env.PAYLOAD_BYTES ?? 1024);
+// The leak scenario (`npm run demo -- --scenario leak`) switches this on over IPC.
+const history = new SessionHistory();
+host.onScenario('leak', () => history.enable());
 
 const app = express();
 app.use(host.inst);
@@ -20,6 +24,7 @@ const api = express.Router();
 api.get('/orders/:id', (req, res, next) => {
   // x-deadline-ms lets a caller shorten the backend deadline (tests use it to see one expire).
   const deadline = Date.now() + Math.min(Number(req.get('x-deadline-ms')) || 2000, 2000);
+  if (history.enabled) res.set('x-top-session', history.record(new OrderSession(req.params.id, req.get('user-agent') ?? '', req.ip ?? '')));
   orders.Get({ id: req.params.id, payload_bytes: payloadBytes }, new grpc.Metadata(), { deadline }, (err, order) => {
     if (err) {
       if (err.code === grpc.status.NOT_FOUND) return void res.status(404).json({ error: err.details });

@@ -31,7 +31,11 @@ export interface ServiceReport {
   spansDropped: number;
 }
 
-export type ParentMessage = { type: 'report'; traceIds: string[]; gc?: boolean } | { type: 'pin'; traceId: string; latencyMs: number } | { type: 'shutdown' };
+export type ParentMessage =
+  | { type: 'report'; traceIds: string[]; gc?: boolean }
+  | { type: 'pin'; traceId: string; latencyMs: number }
+  | { type: 'scenario'; name: string }
+  | { type: 'shutdown' };
 export type ChildMessage =
   | { type: 'ready'; service: string; port: number; metricsUrl: string; pid: number }
   | { type: 'report'; report: ServiceReport };
@@ -46,6 +50,8 @@ export interface ServiceHost {
   metricsUrl(fallback: () => Promise<string>): Promise<string>;
   /** Announce readiness; `close` is called on shutdown before telemetry is flushed. */
   ready(port: number, metricsUrl: string, close: () => Promise<void>): void;
+  /** Runs `start` when the orchestrator switches this service into a scenario (e.g. 'leak'). */
+  onScenario(name: string, start: () => void): void;
 }
 
 export function env(name: string, fallback?: string): string {
@@ -67,6 +73,7 @@ export function startHost(service: string): ServiceHost {
   });
 
   let closeApp: () => Promise<void> = async () => {};
+  const scenarios = new Map<string, () => void>();
   const shutdown = async (): Promise<void> => {
     await closeApp().catch(() => {});
     await inst.shutdown(3000).catch(() => {});
@@ -84,6 +91,8 @@ export function startHost(service: string): ServiceHost {
       });
     } else if (msg.type === 'pin') {
       ring.pin(msg.traceId, msg.latencyMs);
+    } else if (msg.type === 'scenario') {
+      scenarios.get(msg.name)?.();
     } else if (msg.type === 'shutdown') {
       void shutdown();
     }
@@ -105,6 +114,9 @@ export function startHost(service: string): ServiceHost {
       const msg: ChildMessage = { type: 'ready', service, port, metricsUrl, pid: process.pid };
       if (process.send) process.send(msg);
       else process.stdout.write(`${JSON.stringify(msg)}\n`);
+    },
+    onScenario(name, start) {
+      scenarios.set(name, start);
     },
   };
 }

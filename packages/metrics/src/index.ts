@@ -9,5 +9,5 @@ export { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from './format.ts';
 export { OVERFLOW_VALUE } from './series-table.ts';
 export type {
   EvidenceApi, EvidenceTrigger, HdrApi, HdrOperation, HdrOptions, HdrReading, Metrics, MetricsHandler,
-  MetricsOptions, OperationKind, OperationRecord, Percentiles, RenderResult, SnapshotResult, SpanStats,
+  MetricsOptions, OperationKind, OperationRecord, Percentiles, RenderResult, SlowRequest, SnapshotResult, SpanStats,
 } from './types.ts';

@@ -10,6 +10,7 @@ import { HdrWindow, PERCENTILES } from './hdr-window.ts';
 import { OwnMetric } from './own-metric.ts';
 import type { PromSample } from './own-metric.ts';
 import { budget, OVERFLOW_VALUE, SeriesTable2 } from './series-table.ts';
+import { SlowestRing } from './slowest.ts';
 import type { HdrOptions, HdrReading, OperationKind } from './types.ts';
 
 export const LATENCY_METRIC = 'tailtrace_latency_seconds';
@@ -23,14 +24,16 @@ export class Operation {
   readonly name: string;
   readonly labels: string;
   readonly window: HdrWindow;
+  readonly slowest: SlowestRing;
   totalCount = 0;
   totalSumS = 0;
 
-  constructor(kind: OperationKind, name: string, window: HdrWindow) {
+  constructor(kind: OperationKind, name: string, window: HdrWindow, slowest: SlowestRing) {
     this.kind = kind;
     this.name = name;
     this.labels = labelPairs(['kind', 'operation'], [kind, name]);
     this.window = window;
+    this.slowest = slowest;
   }
 }
 
@@ -56,6 +59,7 @@ export class LatencySummary extends OwnMetric {
   private readonly tables = new Map<OperationKind, SeriesTable2<string, string, Operation>>();
   private readonly byName = new Map<string, Operation>();
   private readonly highestS: number;
+  private readonly wallClock: () => number;
 
   constructor(opts: ResolvedHdrOptions, maxOperations: number, now: (() => number) | undefined, onOverflow: () => void) {
     super(LATENCY_METRIC, 'Latency per operation over a sliding window, from HDR histograms (0.1% resolution at 3 significant digits).');
@@ -63,6 +67,7 @@ export class LatencySummary extends OwnMetric {
     this.subWindows = opts.subWindows;
     this.highestS = opts.layout.highest / 1e6;
     this.clock = new EpochClock(opts.windowMs / opts.subWindows, now);
+    this.wallClock = now ?? Date.now;
     // One budget shared by all kinds bounds the memory of the whole summary (~140 KB per active
     // operation at the default range); each kind folds its excess into its own `_overflow` operation.
     const shared = budget(maxOperations);
@@ -78,17 +83,22 @@ export class LatencySummary extends OwnMetric {
   }
 
   private add(kind: OperationKind, name: string): Operation {
-    const op = new Operation(kind, name, new HdrWindow(this.layout, this.subWindows, this.clock.epoch()));
+    const op = new Operation(kind, name, new HdrWindow(this.layout, this.subWindows, this.clock.epoch()), new SlowestRing(this.subWindows, this.wallClock));
     this.byName.set(`${kind}\u0000${name}`, op);
     return op;
   }
 
-  /** Hot path: a, b are the two parts of the operation name (method + route, service + method). */
-  record(kind: OperationKind, a: string, b: string, durationS: number): void {
+  /**
+   * Hot path: a, b are the two parts of the operation name (method + route, service + method).
+   * A sampled request (traceId non-empty) is offered to the slowest list.
+   */
+  record(kind: OperationKind, a: string, b: string, durationS: number, traceId = '', spanId = ''): void {
     const op = this.tables.get(kind)!.get(a, b);
     // Integer µs, clamped to the trackable range (bigger values count as the highest).
     const s = durationS < this.highestS ? durationS : this.highestS;
-    op.window.record(Math.round(s * 1e6), durationS, this.clock.epoch());
+    const epoch = this.clock.epoch();
+    op.window.record(Math.round(s * 1e6), durationS, epoch);
+    if (traceId !== '') op.slowest.offer(epoch, durationS, traceId, spanId);
     op.totalCount++;
     op.totalSumS += durationS;
   }

@@ -118,22 +118,24 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
         invalid.inc();
         return;
       }
-      const traceId = exemplars ? traceIdOf(rec.traceId) : '';
-      const spanId = traceId === '' ? '' : spanIdOf(rec.spanId);
+      // The trace ID feeds the slowest-requests list even when exemplars are off.
+      const sampledId = traceIdOf(rec.traceId);
+      const spanId = sampledId === '' ? '' : spanIdOf(rec.spanId);
+      const traceId = exemplars ? sampledId : '';
       const ts = traceId === '' ? 0 : now();
       switch (rec.kind) {
         case 'http_server': {
           const method = str(rec.method, '_OTHER');
           const route = str(rec.route, '(unmatched)');
           httpServer.observe(method, route, code(rec.statusCode), d, traceId, spanId, ts);
-          latency.record('http_server', method, route, d);
+          latency.record('http_server', method, route, d, sampledId, spanId);
           return;
         }
         case 'http_client': {
           const method = str(rec.method, '_OTHER');
           const host = str(rec.serverAddress, '(unknown)');
           httpClient.observe(method, host, code(rec.statusCode), d, traceId, spanId, ts);
-          latency.record('http_client', method, host, d);
+          latency.record('http_client', method, host, d, sampledId, spanId);
           return;
         }
         case 'rpc_server':
@@ -143,7 +145,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
           // A missing gRPC code is UNKNOWN (2), not OK.
           const grpc = typeof rec.grpcStatusCode === 'number' ? rec.grpcStatusCode | 0 : 2;
           (rec.kind === 'rpc_server' ? rpcServer : rpcClient).observe(service, method, grpc, d, traceId, spanId, ts);
-          latency.record(rec.kind, service, method, d);
+          latency.record(rec.kind, service, method, d, sampledId, spanId);
           return;
         }
         default:
@@ -185,6 +187,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
         op.window.advance(epoch);
         const startMs = (epoch - latency.subWindows + 1) * latency.clock.subWindowMs;
         return encodeHistogram(op.window.toHistogram(startMs, now()));
+      },
+      slowest: (kind, operation, limit = 10) => {
+        const op = kindOk(kind) ? latency.find(kind, operation) : undefined;
+        if (op === undefined) return [];
+        return op.slowest.read(latency.clock.refresh(), limit).map((r) => ({ ...r }));
       },
     },
     evidence: {

@@ -84,6 +84,19 @@ export interface HdrApi {
   operations(): HdrOperation[];
   /** Base64 HDR V2 compressed histogram (µs) of the merged window; '' when unknown. */
   encode(kind: OperationKind, operation: string): string;
+  /**
+   * The slowest sampled requests (those with a trace ID) of the window, slowest first: at most
+   * 5 per sub-window are kept, `limit` (default 10) returned.
+   */
+  slowest(kind: OperationKind, operation: string, limit?: number): SlowRequest[];
+}
+
+export interface SlowRequest {
+  traceId: string;
+  spanId: string;
+  durationS: number;
+  /** Wall clock (ms since the epoch) when it was recorded. */
+  atMs: number;
 }
 
 export type EvidenceTrigger = 'p99_regression' | 'heap_growth' | 'heap_limit' | 'signal' | 'endpoint';

@@ -160,3 +160,34 @@ test('decodeHistogram rejects garbage with a TypeError', () => {
   assert.throws(() => decodeHistogram('not base64 at all'), TypeError);
   assert.throws(() => decodeHistogram(''), TypeError);
 });
+
+test('hdr.slowest keeps the slowest sampled requests of the window, slowest first, and ages them out', () => {
+  let now = 6_000_000;
+  const m = createMetrics({ runtime: false, exemplars: false, now: () => now });
+  const hex = (n: number, len: number) => n.toString(16).padStart(len, '0');
+  const rec = (d: number, i: number, sampled = true) => m.record({
+    kind: 'rpc_server', rpcService: 'orders.OrderService', rpcMethod: 'Get', grpcStatusCode: 0, durationS: d,
+    ...(sampled ? { traceId: hex(i + 1, 32), spanId: hex(i + 1, 16) } : {}),
+  });
+  const random = rng(7);
+  const durations: number[] = [];
+  for (let i = 0; i < 500; i++) {
+    const d = 0.001 + random() * 0.01;
+    durations.push(d);
+    rec(d, i);
+  }
+  rec(5, 999, false); // unsampled: no trace to open, so never listed
+  const top = m.hdr.slowest('rpc_server', 'orders.OrderService/Get', 5);
+  const expected = [...durations].sort((a, b) => b - a).slice(0, 5);
+  assert.deepEqual(top.map((t) => t.durationS), expected);
+  assert.equal(top[0]!.traceId, hex(durations.indexOf(expected[0]!) + 1, 32));
+  assert.equal(top[0]!.atMs, now);
+  now += 10_000;
+  rec(0.5, 1000);
+  assert.equal(m.hdr.slowest('rpc_server', 'orders.OrderService/Get')[0]!.durationS, 0.5);
+  assert.equal(m.hdr.slowest('rpc_server', 'orders.OrderService/Get').length, 6);
+  now += 55_000; // the first sub-window has left the window
+  assert.deepEqual(m.hdr.slowest('rpc_server', 'orders.OrderService/Get').map((t) => t.durationS), [0.5]);
+  assert.deepEqual(m.hdr.slowest('rpc_server', 'nope/Nope'), []);
+  m.close();
+});
