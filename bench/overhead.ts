@@ -17,7 +17,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-export const VARIANTS = ['bare', 'alwaysOn', 'sampled10', 'otelAuto'] as const;
+export const VARIANTS = ['bare', 'alwaysOn', 'sampled10', 'sampled10Heap', 'otelAuto'] as const;
+// sampled10Heap = sampled10 + instrument({ heapProfile: {} }) (V8 sampling heap profiler at 512 KiB):
+// compared with sampled10 round by round.
 export type Variant = (typeof VARIANTS)[number] | 'alwaysOff' | 'interceptorOnly';
 // Diagnostic extras: instrument() with nothing sampled (the fixed per-request cost), and for
 // gRPC a pass-through interceptor (the floor grpc-js's interceptor API itself imposes).
@@ -224,6 +226,7 @@ export async function main(argv: string[]): Promise<number> {
   sink.close();
 
   const result = { meta: { rounds, seconds, connections, cores: 'server: core 0; load + sink: core 1', sinkRequests: sink.requests() } } as unknown as OverheadResult;
+  const heapSampling: Partial<Record<Protocol, HeapSamplingRatios>> = {};
   for (const protocol of protocols) {
     const base = samples[`${protocol}/bare`]!;
     const b = { rps: median(base.rps), p99: median(base.p99), cpu: median(base.cpu) };
@@ -240,7 +243,9 @@ export async function main(argv: string[]): Promise<number> {
       };
     }
     result[protocol] = rows;
+    heapSampling[protocol] = pairedRatios(samples[`${protocol}/sampled10Heap`]!, samples[`${protocol}/sampled10`]!);
   }
+  result.meta.heapSampling = heapSampling;
 
   if (values.json) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -254,7 +259,22 @@ export async function main(argv: string[]): Promise<number> {
           `${variant.padEnd(15)} ${r.rps.toFixed(0).padStart(7)}  ${r.p50Ms.toFixed(2).padStart(7)} ${r.p99Ms.toFixed(2).padStart(7)}  ${r.cpuUsPerReq.toFixed(1).padStart(10)}  ${r.rssMb.toFixed(0).padStart(6)}  ${r.throughputRatio.toFixed(2).padStart(9)}x  ${r.p99Ratio.toFixed(2)}x  ${r.cpuRatio.toFixed(2)}x  ${r.spansExported !== undefined ? `${r.spansExported}/${r.spansDropped}` : ''}\n`,
         );
       }
+      const h = heapSampling[protocol]!;
+      const fmt = (r: Spread) => `${r.median.toFixed(3)}x (rounds ${r.min.toFixed(3)}..${r.max.toFixed(3)})`;
+      process.stdout.write(`heap sampling 512 KiB (sampled10Heap vs sampled10, paired by round): throughput ${fmt(h.throughput)}  P99 ${fmt(h.p99)}  CPU ${fmt(h.cpu)}\n`);
     }
   }
   return 0;
+}
+
+interface Spread { median: number; min: number; max: number }
+interface HeapSamplingRatios { throughput: Spread; p99: Spread; cpu: Spread }
+
+// Ratios of variant/base within each round (the two ran minutes apart at most), then their spread.
+function pairedRatios(v: { rps: number[]; p99: number[]; cpu: number[] }, base: { rps: number[]; p99: number[]; cpu: number[] }): HeapSamplingRatios {
+  const spread = (a: number[], b: number[]): Spread => {
+    const r = a.map((x, i) => x / b[i]!);
+    return { median: median(r), min: Math.min(...r), max: Math.max(...r) };
+  };
+  return { throughput: spread(v.rps, base.rps), p99: spread(v.p99, base.p99), cpu: spread(v.cpu, base.cpu) };
 }

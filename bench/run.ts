@@ -20,6 +20,8 @@ const metricsBench: Bench = {
 const benches: Record<string, () => Promise<Bench>> = {
   overhead: () => import('./overhead.ts'),
   heap: () => import('./heap.ts'),
+  'heap-sampling': () => import('./heap-sampling.ts'),
+  'snapshot-cost': () => import('./snapshot-cost.ts'),
   metrics: async () => metricsBench,
 };
 

@@ -2,7 +2,7 @@
 // ring, and the IPC protocol with the demo orchestrator (ready / report / shutdown). A service
 // started by hand (no IPC channel) prints its ready line as JSON on stdout instead.
 import { instrument } from '@tailtrace/instrument';
-import type { Instrumentation } from '@tailtrace/instrument';
+import type { Instrumentation, InstrumentOptions } from '@tailtrace/instrument';
 import { SpanRing } from './span-ring.ts';
 import type { SpanView } from './span-ring.ts';
 
@@ -60,6 +60,28 @@ export function env(name: string, fallback?: string): string {
   return v;
 }
 
+/**
+ * The leak scenario compresses production's minutes into seconds: short HDR windows (judged each
+ * window), a baseline of 3 windows, snapshots on triggers and baselines (so diagnose can diff
+ * classes) and a short snapshot rate limit. Everything else is instrument()'s defaults.
+ */
+function demoEvidence(): Pick<InstrumentOptions, 'metrics' | 'evidence'> {
+  const windowMs = Number(process.env.TAILTRACE_DEMO_EVIDENCE_WINDOW_MS);
+  if (!(windowMs > 0)) return {};
+  return {
+    metrics: { hdr: { windowMs, subWindows: 5 } },
+    evidence: {
+      windowMs,
+      baselineWindows: 3,
+      baselineEveryMs: 10 * 60_000,
+      snapshots: 'triggers',
+      minSnapshotIntervalMs: 2 * windowMs,
+      p99: { factor: 2, minSamples: 100, cooldownMs: 5 * 60_000 },
+      heapGrowth: { windows: 3, minGrowthBytes: 8 * 2 ** 20 },
+    },
+  };
+}
+
 export function startHost(service: string): ServiceHost {
   // TAILTRACE_DEMO_SPAN_RING: ring size; memory tests make it small so it is full after warm-up.
   const ring = new SpanRing(service, Number(process.env.TAILTRACE_DEMO_SPAN_RING) || undefined);
@@ -70,6 +92,7 @@ export function startHost(service: string): ServiceHost {
     // Without --otlp the demo needs no backend: spans stay in the ring only.
     ...(otlp ? { otlpEndpoint: otlp } : {}),
     tracing: { ...(otlp ? {} : { exporter: 'none' as const }), spanProcessors: [ring] },
+    ...demoEvidence(),
   });
 
   let closeApp: () => Promise<void> = async () => {};

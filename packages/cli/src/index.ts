@@ -1,2 +1,19 @@
 export { main } from './main.ts';
 export { heapMain, table } from './heap.ts';
+
+// ---- tailtrace diagnose (evidence bundles) ----
+export { diagnoseMain, DIAGNOSE_USAGE } from './diagnose/cli.ts';
+export { EvidenceError } from './diagnose/errors.ts';
+export { readEvidence, readBundle } from './diagnose/read.ts';
+export type { EvidenceBundle } from './diagnose/read.ts';
+export { analyzeSnapshot, loadEvidence, diagnosePaths } from './diagnose/load.ts';
+export type { LoadOptions } from './diagnose/load.ts';
+export { diagnose, resolveOptions, DEFAULT_OPTIONS } from './diagnose/diagnose.ts';
+export type { EvidenceSide } from './diagnose/diagnose.ts';
+export { renderDiagnoseText } from './diagnose/text.ts';
+export { renderDiagnoseHtml } from './diagnose/html.ts';
+export type {
+  BundleInfo, Change, ClassGrowth, DiagnoseOptions, DiagnoseReport, HeapComparison, HeapSideStats, HeapTrend, LatencySide,
+  OperationComparison, OperationStatus, ProfileDiff, Quantiles, ResolvedOptions, RuntimeComparison, RuntimeSide, SideInfo,
+  SiteGrowth, SlowTraceRef, SnapshotDiff, Suspect, SuspectKind,
+} from './diagnose/types.ts';

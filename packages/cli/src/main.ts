@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { diagnoseMain } from './diagnose/cli.ts';
 import { heapMain } from './heap.ts';
 
 const USAGE = `usage: tailtrace <command> [options]
@@ -29,6 +30,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (command === 'heap') return heapMain(argv.slice(1));
+  if (command === 'diagnose') return diagnoseMain(argv.slice(1));
   process.stderr.write(`tailtrace: unknown command '${command}' (see tailtrace --help)\n`);
   return 2;
 }

@@ -5,6 +5,8 @@ import { createTracing } from '@tailtrace/tracing';
 import type { Tracing, TracingOptions, OperationRecord } from '@tailtrace/tracing';
 import { createMetrics } from '@tailtrace/metrics';
 import type { Metrics, MetricsOptions } from '@tailtrace/metrics';
+import { createProfiler } from '@tailtrace/profiler';
+import type { EvidenceOptions, Profiler } from '@tailtrace/profiler';
 
 export interface InstrumentOptions {
   /** Service name; falls back to OTEL_SERVICE_NAME. */
@@ -20,6 +22,24 @@ export interface InstrumentOptions {
   tracing?: Omit<TracingOptions, 'onOperation'>;
   /** Passed to @tailtrace/metrics (buckets, HDR window, series cap, runtime metrics, ...). */
   metrics?: MetricsOptions;
+  /**
+   * Continuous sampling heap profile (V8's sampling heap profiler, mean interval 512 KiB), served
+   * as gzipped pprof at `/debug/pprof/heap` and put in every evidence bundle. `false` turns it off
+   * (so does TAILTRACE_HEAP_PROFILE=off).
+   */
+  heapProfile?: false | { intervalBytes?: number; stackDepth?: number };
+  /**
+   * Evidence capture (@tailtrace/profiler): P99-regression / heap-growth / heap-limit triggers
+   * judged every HDR window, scheduled baseline bundles, guarded snapshots, the token-protected
+   * POST /debug/tailtrace/evidence. Its window defaults to the metrics HDR window. `false` turns
+   * it off (so does TAILTRACE_EVIDENCE=off).
+   */
+  evidence?: false | EvidenceOptions;
+  /**
+   * Where `/debug/pprof/*` is answered: on the metrics server only (default: profiles show code
+   * paths, keep them on the internal port), or also by the express middleware (`'app'`), or nowhere.
+   */
+  pprof?: 'metrics-server' | 'app' | false;
   /** No startup line on stderr. */
   quiet?: boolean;
 }
@@ -42,6 +62,7 @@ export interface Instrumentation {
   readonly serviceName: string;
   readonly tracing: Tracing;
   readonly metrics: Metrics;
+  readonly profiler: Profiler;
   readonly grpcServerInterceptor: Tracing['grpcServerInterceptor'];
   readonly grpcClientInterceptor: Tracing['grpcClientInterceptor'];
   /**
@@ -88,6 +109,25 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
   const tracing = createTracing(tracingOptions);
   metrics.setSpanStatsSource(() => tracing.stats());
 
+  const profiler = createProfiler({
+    serviceName: tracing.serviceName,
+    latency: metrics.hdr,
+    heapSampling: process.env.TAILTRACE_HEAP_PROFILE === 'off' ? false : (options.heapProfile ?? {}),
+    evidence: process.env.TAILTRACE_EVIDENCE === 'off' || options.evidence === false
+      ? false
+      : { windowMs: options.metrics?.hdr?.windowMs ?? 60_000, ...options.evidence },
+    onTrigger: (kind) => metrics.evidence.trigger(kind),
+    onSnapshot: (result) => metrics.evidence.snapshot(result),
+  });
+  const pprofWhere = options.pprof ?? 'metrics-server';
+  const debugHandler = profiler.handler();
+  // The metrics server answers the evidence endpoint and (unless off) /debug/pprof; the app
+  // answers the evidence endpoint (404 without a token) and /debug/pprof only when asked to.
+  const serverDebug = (req: IncomingMessage, res: ServerResponse): boolean =>
+    (pprofWhere !== false || !isUnder(req.url, '/debug/pprof')) && debugHandler(req, res);
+  const appDebug = (req: IncomingMessage, res: ServerResponse): boolean =>
+    (pprofWhere === 'app' || !isUnder(req.url, '/debug/pprof')) && debugHandler(req, res);
+
   const metricsPath = options.metricsPath === undefined ? '/metrics' : options.metricsPath;
   const metricsHandler = metrics.handler();
   const traced = tracing.expressMiddleware();
@@ -100,6 +140,7 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
       metricsHandler(req, res);
       return;
     }
+    if (isUnder(req.url, '/debug') && appDebug(req, res)) return;
     traced(req, res, next);
   } as Instrumentation;
 
@@ -109,6 +150,7 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
     serviceName: { value: serviceName, enumerable: true },
     tracing: { value: tracing, enumerable: true },
     metrics: { value: metrics, enumerable: true },
+    profiler: { value: profiler, enumerable: true },
     grpcServerInterceptor: { value: tracing.grpcServerInterceptor, enumerable: true },
     grpcClientInterceptor: { value: tracing.grpcClientInterceptor, enumerable: true },
     errorHandler: { value: tracing.expressErrorHandler(), enumerable: true },
@@ -116,7 +158,7 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
     logMixin: { value: tracing.pinoMixin(), enumerable: true },
     startMetricsServer: {
       value: async (opts: { port?: number; host?: string } = {}): Promise<MetricsServer> => {
-        const server = await listenMetrics(metricsHandler, metricsPath || '/metrics', opts.port ?? 0, opts.host ?? '127.0.0.1');
+        const server = await listenMetrics(metricsHandler, serverDebug, metricsPath || '/metrics', opts.port ?? 0, opts.host ?? '127.0.0.1');
         servers.add(server);
         return server;
       },
@@ -126,6 +168,7 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
         shutDown ??= (async () => {
           if ((globalThis as GlobalSlot)[kCurrent] === middleware) delete (globalThis as GlobalSlot)[kCurrent];
           await Promise.allSettled([...servers].map((s) => s.close()));
+          await profiler.stop().catch(() => {});
           await tracing.shutdown(timeoutMs);
           metrics.close();
         })();
@@ -138,6 +181,11 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
   return middleware;
 }
 
+/** `url` is `prefix` or below it (`/debug/pprof`, `/debug/pprof/heap?x`). */
+function isUnder(url: string | undefined, prefix: string): boolean {
+  return url !== undefined && url.startsWith(prefix) && (url.length === prefix.length || '/?'.includes(url[prefix.length]!));
+}
+
 function isPath(url: string | undefined, path: string): boolean {
   if (url === undefined || !url.startsWith(path)) return false;
   const rest = url.charCodeAt(path.length);
@@ -146,12 +194,14 @@ function isPath(url: string | undefined, path: string): boolean {
 
 function listenMetrics(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
+  debug: (req: IncomingMessage, res: ServerResponse) => boolean,
   path: string,
   port: number,
   host: string,
 ): Promise<MetricsServer> {
   const server = createServer((req, res) => {
     if (req.method === 'GET' && isPath(req.url, path)) return handler(req, res);
+    if (debug(req, res)) return;
     res.statusCode = 404;
     res.end('not found\n');
   });

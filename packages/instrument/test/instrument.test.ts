@@ -1,4 +1,11 @@
-import { afterEach, describe, test } from 'node:test';
+import { after, afterEach, describe, test } from 'node:test';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decodePprof } from '@tailtrace/profiler';
+import type { EvidenceManifest, HistogramsFile } from '@tailtrace/profiler';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
@@ -136,3 +143,94 @@ describe('instrument() export target', () => {
     assert.equal(inst.tracing.exportTarget, 'http://127.0.0.1:4318/v1/traces');
   });
 });
+
+describe('instrument() heap evidence', () => {
+  const dirs: string[] = [];
+  after(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  const evidenceDir = () => {
+    const d = mkdtempSync(join(tmpdir(), 'tailtrace-inst-evidence-'));
+    dirs.push(d);
+    return d;
+  };
+
+  test('/debug/pprof/heap on the metrics server is a heap profile the real `go tool pprof` reads; the app does not serve it by default', async () => {
+    inst = instrument({ serviceName: 'pprof', quiet: true, tracing: { exporter: 'none' }, evidence: { dir: evidenceDir() } });
+    assert.ok(inst.profiler.sampler, 'sampling heap profiler on by default');
+    const app = express();
+    app.use(inst);
+    app.get('/x', (_req, res) => res.send('ok'));
+    const base = await serve(app);
+    assert.equal((await fetch(`${base}/debug/pprof/heap`)).status, 404, 'profiles stay off the public app unless pprof: "app"');
+    const ms = await inst.startMetricsServer();
+    const url = ms.url.replace(/\/metrics$/, '/debug/pprof/heap');
+    const res = await fetch(url);
+    assert.equal(res.status, 200);
+    const profile = decodePprof(new Uint8Array(await res.arrayBuffer()));
+    assert.deepEqual(profile.sampleTypes.map((t) => `${t.type}/${t.unit}`), ['inuse_objects/count', 'inuse_space/bytes']);
+    // Asynchronously: the server answering go tool pprof lives in this process.
+    const { stdout: top } = await execFileAsync(goBinary(), ['tool', 'pprof', '-top', '-sample_index=inuse_space', url], { encoding: 'utf8', timeout: 120_000 });
+    assert.match(top, /Type: inuse_space/);
+    assert.match(top, /flat%/);
+    assert.equal((await fetch(ms.url.replace(/\/metrics$/, '/nope'))).status, 404);
+  });
+
+  test('pprof: "app" serves /debug/pprof on the app too; heapProfile: false turns sampling off', async () => {
+    inst = instrument({ serviceName: 'pprof-app', quiet: true, tracing: { exporter: 'none' }, pprof: 'app', evidence: false });
+    const app = express();
+    app.use(inst);
+    const base = await serve(app);
+    assert.equal((await fetch(`${base}/debug/pprof/heap`)).status, 200);
+    await inst.shutdown(1000);
+    inst = instrument({ serviceName: 'no-heap', quiet: true, tracing: { exporter: 'none' }, heapProfile: false, evidence: false });
+    assert.equal(inst.profiler.sampler, undefined);
+  });
+
+  test('the evidence endpoint needs the configured token; a capture bumps tailtrace_evidence_triggers_total{trigger="endpoint"}', async () => {
+    const dir = evidenceDir();
+    inst = instrument({ serviceName: 'ev', quiet: true, tracing: { exporter: 'none' }, evidence: { dir, token: 's3cret-token' } });
+    const app = express();
+    app.use(inst);
+    app.get('/orders/:id', (_req, res) => res.send('ok'));
+    const base = await serve(app);
+    for (let i = 0; i < 20; i++) await fetch(`${base}/orders/${i}`);
+    const endpoint = `${base}/debug/tailtrace/evidence`;
+    assert.equal((await fetch(endpoint, { method: 'POST' })).status, 401);
+    assert.equal((await fetch(endpoint, { method: 'POST', headers: { authorization: 'Bearer wrong' } })).status, 401);
+    const ok = await fetch(endpoint, { method: 'POST', headers: { authorization: 'Bearer s3cret-token' } });
+    assert.equal(ok.status, 200);
+    const manifest = (await ok.json()) as EvidenceManifest;
+    assert.equal(manifest.service, 'ev');
+    assert.equal(manifest.trigger.kind, 'endpoint');
+    const [bundle] = readdirSync(dir);
+    const hist = JSON.parse(readFileSync(join(dir, bundle!, 'histograms.json'), 'utf8')) as HistogramsFile;
+    const orders = hist.operations.find((o) => o.operation === 'GET /orders/:id');
+    assert.equal(orders?.window.count, 20, 'the bundle holds the HDR window instrument() recorded');
+    const metricsText = await (await fetch(`${base}/metrics`)).text();
+    assert.match(metricsText, /tailtrace_evidence_triggers_total\{trigger="endpoint"\} 1\b/);
+  });
+
+  test('without a token the evidence endpoint does not exist; TAILTRACE_EVIDENCE=off turns evidence off', async () => {
+    inst = instrument({ serviceName: 'noev', quiet: true, tracing: { exporter: 'none' }, evidence: { dir: evidenceDir() } });
+    const app = express();
+    app.use(inst);
+    const base = await serve(app);
+    assert.equal((await fetch(`${base}/debug/tailtrace/evidence`, { method: 'POST' })).status, 404);
+    await inst.shutdown(1000);
+    process.env.TAILTRACE_EVIDENCE = 'off';
+    try {
+      inst = instrument({ serviceName: 'off', quiet: true, tracing: { exporter: 'none' } });
+      assert.equal((await inst.profiler.capture('signal')).status, 'disabled');
+    } finally {
+      delete process.env.TAILTRACE_EVIDENCE;
+    }
+  });
+});
+
+const execFileAsync = promisify(execFile);
+
+function goBinary(): string {
+  for (const dir of (process.env.PATH ?? '').split(':')) if (dir && existsSync(join(dir, 'go'))) return join(dir, 'go');
+  return '/usr/local/go/bin/go';
+}

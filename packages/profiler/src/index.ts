@@ -31,5 +31,22 @@ export type {
 } from './pprof-types.ts';
 
 // ---- pprof codec, sampling heap profiler, CPU profile, /debug/pprof handler (runtime) ----
+export { PprofError, decodePprof, encodePprof, gzipPprof } from './pprof.ts';
+export { DEFAULT_HEAP_INTERVAL, allocationProfileToPprof, estimateSampleObjects, heapProfileToPprof, startHeapSampling } from './heap-sampler.ts';
+export type {
+  HeapProfileConversion, HeapSampler, HeapSamplerBackend, HeapSamplerOptions, V8AllocationProfileNode, V8SamplingHeapNode, V8SamplingHeapProfile,
+} from './heap-sampler.ts';
+export { ProfileBusyError, cpuProfile, cpuProfileToPprof } from './cpu-profile.ts';
+export type { CpuProfileOptions, V8CpuProfile, V8CpuProfileNode } from './cpu-profile.ts';
+export type { V8CallFrame } from './v8-frames.ts';
+export { createDebugHandler } from './debug-handler.ts';
+export type { DebugHandler, DebugHandlerOptions } from './debug-handler.ts';
 
 // ---- guarded snapshots, triggers, evidence bundles, createProfiler (runtime) ----
+export { createProfiler } from './profiler.ts';
+export type { CaptureResult, EvidenceOptions, LatencySource, Profiler, ProfilerOptions, SnapshotPolicy, TriggerKind } from './profiler.ts';
+export type { OperationKind } from './evidence-format.ts';
+export { SNAPSHOT_COST, estimateSnapshotCost } from './guard.ts';
+export type { SnapshotCost } from './guard.ts';
+export { systemProbe } from './system-probe.ts';
+export type { SystemProbe } from './system-probe.ts';

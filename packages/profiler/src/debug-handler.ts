@@ -1,0 +1,127 @@
+// Go-style /debug/pprof endpoints for a node:http (or express) server, so `go tool pprof URL`,
+// Pyroscope and Grafana can pull profiles. Mount it first in the request listener:
+//   const pprof = createDebugHandler({ sampler });
+//   http.createServer((req, res) => { if (!pprof(req, res)) app(req, res); });
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ProfileBusyError, cpuProfile } from './cpu-profile.ts';
+import type { HeapSampler } from './heap-sampler.ts';
+
+export interface DebugHandlerOptions {
+  /** Serves /heap when given and running; otherwise /heap answers 404 (or 503 once stopped). */
+  sampler?: HeapSampler;
+  /** Largest accepted `seconds` for /profile; default 60. */
+  maxCpuSeconds?: number;
+  /** Default '/debug/pprof'. */
+  prefix?: string;
+}
+
+export type DebugHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+const DEFAULT_CPU_SECONDS = 30; // Go's default
+
+function text(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff', ...headers });
+  res.end(body.endsWith('\n') ? body : `${body}\n`);
+}
+
+function profileBytes(res: ServerResponse, name: string, body: Buffer): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(200, {
+    'Content-Type': 'application/octet-stream',
+    'Content-Disposition': `attachment; filename="${name}"`,
+    'Content-Length': String(body.length),
+    'X-Content-Type-Options': 'nosniff',
+  });
+  res.end(body);
+}
+
+/**
+ * Returns a handler that answers GET `${prefix}/` (index), `${prefix}/heap` (gzipped pprof of the
+ * sampling heap profile) and `${prefix}/profile?seconds=N` (CPU profile, default 30 s), and
+ * returns false without touching the response for any path outside `prefix`. Never throws.
+ */
+export function createDebugHandler(opts: DebugHandlerOptions = {}): DebugHandler {
+  const prefix = (opts.prefix ?? '/debug/pprof').replace(/\/+$/, '');
+  const maxCpuSeconds = opts.maxCpuSeconds ?? 60;
+  const sampler = opts.sampler;
+
+  const index = [
+    'tailtrace /debug/pprof',
+    '',
+    `${prefix}/heap              gzipped pprof: in-use sampling heap profile (inuse_space, inuse_objects)${sampler ? ` every ${sampler.intervalBytes} bytes` : ' (off)'}`,
+    `${prefix}/profile?seconds=N CPU profile for N seconds (1..${maxCpuSeconds}, default ${Math.min(DEFAULT_CPU_SECONDS, maxCpuSeconds)})`,
+    '',
+    `read with: go tool pprof -top http://HOST:PORT${prefix}/heap`,
+  ].join('\n');
+
+  const heap = (res: ServerResponse): void => {
+    if (!sampler) {
+      text(res, 404, 'heap sampling is off: start it with startHeapSampling() and pass the sampler to createDebugHandler()');
+      return;
+    }
+    if (!sampler.running) {
+      text(res, 503, 'heap sampling has been stopped');
+      return;
+    }
+    sampler.pprof().then(
+      (body) => profileBytes(res, 'heap', body),
+      (err: unknown) => text(res, 503, `heap profile unavailable: ${String((err as Error)?.message ?? err)}`),
+    );
+  };
+
+  const profile = (res: ServerResponse, query: URLSearchParams): void => {
+    const raw = query.get('seconds');
+    const seconds = raw === null || raw === '' ? Math.min(DEFAULT_CPU_SECONDS, maxCpuSeconds) : Number(raw);
+    if (!Number.isInteger(seconds) || seconds < 1 || seconds > maxCpuSeconds) {
+      text(res, 400, `seconds must be an integer from 1 to ${maxCpuSeconds}, got ${JSON.stringify(raw)}`);
+      return;
+    }
+    // A client that goes away stops the profile instead of leaving it running for nothing.
+    const ac = new AbortController();
+    const onClose = (): void => {
+      if (!res.writableFinished) ac.abort(new Error('client closed the connection'));
+    };
+    res.once('close', onClose);
+    cpuProfile(seconds, { maxSeconds: maxCpuSeconds, signal: ac.signal }).then(
+      (body) => profileBytes(res, 'profile', body),
+      (err: unknown) => {
+        if (ac.signal.aborted) return;
+        if (err instanceof ProfileBusyError) text(res, 409, err.message, { 'Retry-After': String(seconds) });
+        else text(res, 500, `CPU profile failed: ${String((err as Error)?.message ?? err)}`);
+      },
+    ).finally(() => res.off('close', onClose));
+  };
+
+  return (req, res) => {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      return false;
+    }
+    const path = url.pathname;
+    if (path !== prefix && !path.startsWith(`${prefix}/`)) return false;
+    try {
+      if (req.method !== 'GET') {
+        text(res, 405, `${req.method ?? '?'} not allowed on ${path}: use GET`, { Allow: 'GET' });
+        return true;
+      }
+      const sub = path.slice(prefix.length).replace(/^\/+/, '').replace(/\/+$/, '');
+      if (sub === '') text(res, 200, index);
+      else if (sub === 'heap') heap(res);
+      else if (sub === 'profile') profile(res, url.searchParams);
+      else text(res, 404, `unknown profile ${JSON.stringify(sub)}: see ${prefix}/`);
+    } catch (err) {
+      try {
+        text(res, 500, `internal error: ${String((err as Error)?.message ?? err)}`);
+      } catch {
+        res.destroy();
+      }
+    }
+    return true;
+  };
+}
