@@ -1,7 +1,8 @@
 // One measurement for bench/heap-sampling.ts, in a fresh process:
 //   node heap-sampling-child.ts <off|inspector|datadog> <intervalBytes> <heapMb> <seconds> <collects>
 // builds a heap of about heapMb of mixed objects, runs an allocation-heavy loop for `seconds`
-// and reports ops/s, then times `collects` profile reads (collect, encode, gzip) and the size.
+// and reports ops/s, then times `collects` profile reads of our HeapSampler with that backend
+// (collect, encode, gzip) and the size.
 import { gzipSync } from 'node:zlib';
 import { encodePprof, startHeapSampling } from '@tailtrace/profiler';
 
@@ -11,14 +12,11 @@ const heapMb = Number(heapMbArg);
 const seconds = Number(secondsArg);
 const collects = Number(collectsArg);
 
-interface DatadogPprof {
-  heap: { start(interval: number, depth: number): void; stop(): void; profile(): unknown };
-  encode(p: unknown): Promise<Buffer>;
-}
-
 let collect: (() => Promise<{ collectMs: number; encodeMs: number; gzipMs: number; bytes: number }>) | undefined;
-if (mode === 'inspector') {
-  const sampler = startHeapSampling({ intervalBytes });
+if (mode === 'inspector' || mode === 'datadog') {
+  // Our sampler with the given backend: collect = V8 read + conversion to our PprofProfile.
+  const sampler = startHeapSampling({ intervalBytes, backend: mode });
+  if (sampler.backend !== mode) throw new Error(`asked for backend ${mode}, got ${sampler.backend}`);
   collect = async () => {
     const t0 = performance.now();
     const p = await sampler.profile();
@@ -28,18 +26,6 @@ if (mode === 'inspector') {
     const gz = gzipSync(raw);
     const t3 = performance.now();
     return { collectMs: t1 - t0, encodeMs: t2 - t1, gzipMs: t3 - t2, bytes: gz.length };
-  };
-} else if (mode === 'datadog') {
-  const name = '@datadog/pprof';
-  const dd = (await import(name)) as DatadogPprof;
-  dd.heap.start(intervalBytes, 64);
-  collect = async () => {
-    const t0 = performance.now();
-    const p = dd.heap.profile();
-    const t1 = performance.now();
-    const gz = await dd.encode(p); // serialize + gzip in one call
-    const t2 = performance.now();
-    return { collectMs: t1 - t0, encodeMs: t2 - t1, gzipMs: 0, bytes: gz.length };
   };
 }
 

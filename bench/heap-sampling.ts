@@ -1,8 +1,8 @@
 // `npm run bench -- heap-sampling [--json] [--rounds N] [--seconds S] [--heap-mb M]`
 //
 // What the continuous sampling heap profiler costs, and what one profile read costs, for our
-// node:inspector sampler and for @datadog/pprof (a devDependency of the bench only; skipped if it
-// does not load). Every configuration runs in a fresh process (heap-sampling-child.ts) with a
+// HeapSampler with each backend: 'inspector' (node:inspector) and 'datadog' (@datadog/pprof, an
+// optional peer dependency; skipped if it does not load). Every configuration runs in a fresh process (heap-sampling-child.ts) with a
 // ~M MB heap of mixed objects and an allocation-heavy loop; configurations alternate within each
 // round and throughput is compared with the "off" run of the same round.
 import { spawnSync } from 'node:child_process';
@@ -100,7 +100,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write('config               ops/s    throughput (spread)      heapMB  collectMs encodeMs gzipMs  pprofKB\n');
     for (const r of rows) process.stdout.write(`${r}\n`);
     for (const [k, why] of Object.entries(skipped)) process.stdout.write(`${k}: not measured (${why})\n`);
-    process.stdout.write('collect: inspector = getSamplingProfile incl. the full GC V8 forces + conversion; datadog = heap.profile() (no GC). datadog encode includes gzip.\n');
+    process.stdout.write('collect = HeapSampler.profile(): inspector = getSamplingProfile incl. the full GC V8 forces + conversion; datadog = heap.v8Profile() (no GC) + conversion.\n');
   }
   return 0;
 }

@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { runLeakScenario } from './leak.ts';
 import { startStack } from './stack.ts';
 import type { Stack } from './stack.ts';
 import type { DriverConfig, DriverMessage, DriverResult } from './load/main.ts';
@@ -22,6 +23,10 @@ const { values } = parseArgs({
     'metrics-port': { type: 'string' },
     'metrics-host': { type: 'string', default: '127.0.0.1' },
     json: { type: 'string' },
+    scenario: { type: 'string' },
+    window: { type: 'string', default: '5' },
+    'evidence-dir': { type: 'string' },
+    timeout: { type: 'string', default: '120' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -36,6 +41,14 @@ if (values.help) {
               (9464 matches collector/targets/services.json of the bundled stack)
   --metrics-host ADDR  address those listen on (default 127.0.0.1; 0.0.0.0 for the compose stack)
   --json      where to write the report (default .tailtrace/demo-report.json)
+
+npm run demo -- --scenario leak [--rate R] [--window S] [--timeout S] [--evidence-dir DIR]
+  The services capture evidence on their own: after each writes its baseline bundle, the
+  gateway's GET /api/orders/:id starts leaking; its P99-regression / heap-growth trigger writes a
+  bundle with a heap snapshot, and the demo runs \`tailtrace diagnose\` on the two.
+  --window        evaluation window in seconds (default 5; production default is 60)
+  --timeout       give up when nothing triggers this many seconds after the leak starts (default 120)
+  --evidence-dir  where bundles go (default .tailtrace/evidence/leak-<time>)
 `);
   process.exit(0);
 }
@@ -70,7 +83,31 @@ function runDriver(cfg: DriverConfig, onSlow: (traceId: string, latencyMs: numbe
   });
 }
 
+async function leakScenario(): Promise<void> {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
+  const evidenceDir = resolve(values['evidence-dir'] ?? join(root, '.tailtrace', 'evidence', `leak-${stamp}`));
+  const reportBase = join(dirname(jsonPath), `diagnose-leak-${stamp}`);
+  mkdirSync(dirname(reportBase), { recursive: true });
+  const result = await runLeakScenario({
+    rate,
+    evidenceDir,
+    reportBase,
+    timeoutS: positive('timeout', values.timeout),
+    windowMs: positive('window', values.window) * 1000,
+    log: (line) => process.stdout.write(`${line}\n`),
+  });
+  process.stdout.write(`\nreport: ${result.reportFiles.join(', ')}\n`);
+  process.exit(0);
+}
+
 async function main(): Promise<void> {
+  if (values.scenario !== undefined) {
+    if (values.scenario !== 'leak') {
+      process.stderr.write(`demo: unknown --scenario '${values.scenario}' (known: leak)\n`);
+      process.exit(2);
+    }
+    return leakScenario();
+  }
   const base = values['metrics-port'] !== undefined ? positive('metrics-port', values['metrics-port']) : undefined;
   const metricsEnv = (offset: number): Record<string, string> =>
     base === undefined ? {} : { METRICS_PORT: String(base + offset), METRICS_HOST: values['metrics-host'] };

@@ -37,6 +37,13 @@ app.use('/api', api);
 app.get('/health', (_req, res) => {
   res.send('ok');
 });
+// Errors from the backend become 502s (recorded on the span by errorHandler), not stack traces on
+// stderr: under the leak scenario's overload, deadlines expire by the hundred.
+app.use(host.inst.errorHandler);
+app.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+  const code = (err as { code?: unknown }).code;
+  res.status(code === grpc.status.DEADLINE_EXCEEDED ? 504 : 502).json({ error: (err as Error).message ?? String(err) });
+});
 
 const server = app.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
   const port = (server.address() as AddressInfo).port;

@@ -1,19 +1,23 @@
 // Continuous sampling heap profile from V8's sampling heap profiler, read through one of two
 // backends. Both drive the same V8 SamplingHeapProfiler (same Poisson sampling, same cost while
-// allocating); they differ in how a profile is read:
+// allocating: 0.93-0.98x the throughput of no sampling at 512 KiB in bench/heap-sampling.ts, the
+// two backends within noise of each other); they differ in how a profile is read. Read times
+// below: Node 24.21 x64, 2 shared busy cores (noisy), one run each.
 //  - 'datadog' (@datadog/pprof, an optional peer dependency with prebuilt native binaries): reads
-//    V8's AllocationProfile directly. No GC, and inuse_objects is V8's own count. Measured with
-//    bench/heap-sampling.ts (Node 24.21, x64, 2 shared cores, ~150 MB heap, 512 KiB interval,
-//    numbers noisy): a read including our conversion costs READ_DD ms. The price of no GC: the
-//    profile includes sampled objects that are already unreachable but not yet collected (young
-//    garbage goes at the next scavenge, old garbage waits for the next major GC), so inuse is
+//    V8's AllocationProfile directly. No GC, and inuse_objects is V8's own count. A read costs
+//    ~0.5 ms (under 4 ms for the first, before the JIT warms up) on bench/heap-sampling.ts's
+//    150 MB heap (few distinct stacks), and 13-34 ms on a 176 MB heap with ~3,800 distinct
+//    stacks (8-12 ms V8's tree, the rest our conversion). The price of no GC: the profile
+//    includes sampled objects that are already unreachable but not yet collected (young garbage
+//    goes at the next scavenge, old garbage waits for the next major GC), so in-use figures are
 //    an upper bound between collections.
 //  - 'inspector' (node:inspector, no native code, works everywhere): V8's inspector agent always
-//    starts sampling with kSamplingForceGC, so every read runs a full mark-compact first (same
-//    bench: READ_INSPECTOR ms per read, about 1 ms per MB of live heap). The profile is then
-//    exactly the live set, but reads should be occasional (evidence bundles, a human, a scraper
-//    every minute or more), not every few seconds on a large heap. The agent fixes V8's stack
-//    depth at 128 frames; `stackDepth` trims frames (keeping the leaf end) when converting.
+//    starts sampling with kSamplingForceGC, so every read runs a full mark-compact first: median
+//    170 ms (120-290) per read on the same 150 MB heap, 140-150 ms on the 176 MB one, about
+//    1 ms per MB of live heap. The profile is then exactly the live set, but reads should be
+//    occasional (evidence bundles, a human, a scraper every minute or more), not every few
+//    seconds on a large heap. The agent fixes V8's stack depth at 128 frames; `stackDepth` trims
+//    frames (keeping the leaf end) when converting.
 // 'auto' (default) uses 'datadog' when @datadog/pprof loads and 'inspector' otherwise, so a
 // Pyroscope-style scraper every 15 s does not pause a large service on every scrape where the
 // addon is installed; `HeapSampler.backend` and the profile's comment say which one ran.

@@ -509,7 +509,9 @@ export function createProfiler(options: ProfilerOptions): Profiler {
     }
     // Operations the latency source dropped (idle) lose their state.
     for (const key of p99Detectors.keys()) if (!seen.has(key)) p99Detectors.delete(key);
-    if (heapGrowth) {
+    // A service's heap grows while it warms up (code, caches, pools): growth is judged only once
+    // a full baseline of quiet windows exists, and readings before that are not kept.
+    if (heapGrowth && runtimeBaseline.length >= cfg.baselineWindows) {
       const v = heapGrowth.observe(cut.minHeapUsedBytes, now);
       if (v.trigger) {
         fired.push({

@@ -39,14 +39,13 @@ const PER_WINDOW_LIMIT = 500;
 
 export interface WindowCut {
   stats: RuntimeWindowStats;
-  /** The lowest heap used after a major GC in the window; without one, the lowest heap sampled after any GC or at the cut. */
+  /** The lowest heap used after a major GC in the window; NaN when there was none. */
   minHeapUsedBytes: number;
 }
 
 export class RuntimeMonitor {
   private gc = emptyGc();
   private afterMajor: number[] = [];
-  private minSampled = Infinity;
   private readonly history: Array<{ atMs: number; usedBytes: number }> = [];
   private readonly observer: PerformanceObserver;
   private readonly delay: ELDHistogram;
@@ -83,7 +82,6 @@ export class RuntimeMonitor {
       this.history.push({ atMs: this.now(), usedBytes: used });
       if (this.history.length > HISTORY_LIMIT) this.history.splice(0, this.history.length - HISTORY_LIMIT);
     }
-    if (used < this.minSampled) this.minSampled = used;
   }
 
   /** The stats since the last cut, without ending the window (for a capture between evaluations). */
@@ -109,11 +107,11 @@ export class RuntimeMonitor {
   /** Ends the window: its stats, and a fresh window from now. */
   cut(): WindowCut {
     const stats = this.peek();
-    const sampled = Math.min(this.minSampled, getHeapStatistics().used_heap_size);
-    const minHeapUsedBytes = this.afterMajor.length > 0 ? Math.min(...this.afterMajor) : sampled;
+    // Only a major GC says what is retained: between them the old generation also holds garbage
+    // waiting for the next one (tens of MB under load), so a window without one has no reading.
+    const minHeapUsedBytes = this.afterMajor.length > 0 ? Math.min(...this.afterMajor) : NaN;
     this.gc = emptyGc();
     this.afterMajor = [];
-    this.minSampled = Infinity;
     this.delay.reset();
     this.elu = performance.eventLoopUtilization();
     this.windowStartMs = stats.endMs;

@@ -20,6 +20,7 @@ import type {
 } from '@tailtrace/profiler';
 import { bearerMatches } from '../src/endpoint.ts';
 import { packageVersion, resolveEvidenceOptions } from '../src/profiler.ts';
+import { RuntimeMonitor } from '../src/runtime-monitor.ts';
 import { HdrLatencySource, decodeHdr, lognormal, prng } from './latency-fixture.ts';
 
 const MiB = 2 ** 20;
@@ -256,6 +257,37 @@ describe('triggers through createProfiler', () => {
     assert.ok(rt.window.heapUsedAfterGcBytes.length >= 1 && rt.window.gc.byKind.major.count >= 1);
     assert.ok(json<HeapFile>(join(h.dir, name), m.files.heap).heapAfterGc.length >= 4);
     retained.length = 0;
+  });
+
+  test('warm-up: heap growth before a full baseline of quiet windows is not judged', async (t) => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const c = clock();
+    const h = harness(t, { now: c.now, snapshots: 'never', baselineWindows: 4, heapGrowth: { windows: 3, minGrowthBytes: 8 * MiB } });
+    const retained: unknown[] = [];
+    const window = async (grow: boolean) => {
+      if (grow) retained.push(new Array(6 * MiB / 8).fill(1.5));
+      gc();
+      await new Promise((r) => setTimeout(r, 20));
+      c.tick();
+      await h.profiler.evaluate();
+    };
+    // Growing from the start (a service warming up): 4 windows, not judged, readings not kept.
+    for (let i = 0; i < 4; i++) await window(true);
+    assert.deepEqual(h.triggers, []);
+    // After warm-up, 3 rises seen by major GCs trigger.
+    for (let i = 0; i < 6 && h.triggers.length === 0; i++) await window(true);
+    assert.deepEqual(h.triggers, ['heap_growth']);
+    retained.length = 0;
+  });
+
+  test('a window without a major GC has no heap-after-GC reading (old-generation garbage is not growth)', () => {
+    const m = new RuntimeMonitor(Date.now);
+    try {
+      assert.ok(Number.isNaN(m.cut().minHeapUsedBytes));
+    } finally {
+      m.stop();
+    }
   });
 
   test('heap_limit: cheap evidence only, even with snapshots: triggers; then cool-down', async (t) => {

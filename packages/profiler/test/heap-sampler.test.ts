@@ -1,19 +1,22 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { GCProfiler } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import {
-  ProfileBusyError, cpuProfile, cpuProfileToPprof, createDebugHandler, decodePprof, estimateSampleObjects,
-  heapProfileToPprof, startHeapSampling,
+  ProfileBusyError, allocationProfileToPprof, cpuProfile, cpuProfileToPprof, createDebugHandler, decodePprof,
+  estimateSampleObjects, heapProfileToPprof, startHeapSampling,
 } from '@tailtrace/profiler';
-import type { DebugHandler, HeapSampler, PprofProfile, V8CallFrame, V8SamplingHeapNode } from '@tailtrace/profiler';
+import type {
+  DebugHandler, HeapSampler, PprofFunction, PprofLine, PprofProfile, V8AllocationProfileNode, V8CallFrame, V8SamplingHeapNode,
+} from '@tailtrace/profiler';
 import { cleanupGo, goEnv, parseTop, pprofTool } from './go-pprof.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -38,56 +41,136 @@ function leafTotal(p: PprofProfile, fn: string, index: number): number {
 }
 
 describe('startHeapSampling (in this process)', () => {
-  test('defaults, one sampler per process, retained objects appear under the allocating function, stop', async () => {
-    assert.throws(() => startHeapSampling({ intervalBytes: 0 }), RangeError);
-    assert.throws(() => startHeapSampling({ stackDepth: 129 }), RangeError);
-    const s = startHeapSampling();
-    try {
-      assert.equal(s.intervalBytes, 524288);
-      assert.equal(s.stackDepth, 64);
-      assert.throws(() => startHeapSampling(), /already running/);
-      const keep: string[][] = [];
-      function retainInProcess(): void {
-        for (let i = 0; i < 20_000; i++) keep.push(new Array<string>(200).fill(`v${i}`));
+  // Where each backend put the allocating function, compared across backends below.
+  const seen = new Map<string, { fn: Omit<PprofFunction, 'id'>; line: Omit<PprofLine, 'functionId'> }>();
+  const thisFile = fileURLToPath(import.meta.url);
+  const retainLine = readFileSync(thisFile, 'utf8').split('\n').findIndex((l) => l.trimStart().startsWith('function retainInProcess')) + 1;
+
+  // 'auto' is the default and picks @datadog/pprof here (a devDependency of this package).
+  for (const [asked, expected] of [['auto', 'datadog'], ['inspector', 'inspector']] as const) {
+    test(`${asked}: defaults, one sampler per process, retained objects appear under the allocating function, stop`, async () => {
+      assert.throws(() => startHeapSampling({ intervalBytes: 0 }), RangeError);
+      assert.throws(() => startHeapSampling({ stackDepth: 129 }), RangeError);
+      const s = startHeapSampling(asked === 'auto' ? undefined : { backend: asked });
+      try {
+        assert.equal(s.backend, expected);
+        assert.equal(s.intervalBytes, 524288);
+        assert.equal(s.stackDepth, 64);
+        assert.throws(() => startHeapSampling(), /already running/);
+        assert.throws(() => startHeapSampling({ backend: expected === 'datadog' ? 'inspector' : 'datadog' }), /already running/);
+        const keep: string[][] = [];
+        function retainInProcess(): void {
+          for (let i = 0; i < 20_000; i++) keep.push(new Array<string>(200).fill(`v${i}`));
+        }
+        retainInProcess();
+        const [a, b] = [s.profile(), s.profile()];
+        assert.equal(a, b, 'concurrent reads share one collection');
+        const p = await a;
+        assert.deepEqual(p.sampleTypes, [{ type: 'inuse_objects', unit: 'count' }, { type: 'inuse_space', unit: 'bytes' }]);
+        assert.deepEqual(p.periodType, { type: 'space', unit: 'bytes' });
+        assert.equal(p.period, 524288);
+        assert.equal(p.sampleTypes[p.defaultSampleType]!.type, 'inuse_space');
+        assert.match(p.comments[0]!, expected === 'datadog' ? /@datadog\/pprof/ : /node:inspector/);
+        // 20,000 arrays of 200 slots: ~32 MB retained, sampled every 512 KiB on average.
+        const bytes = leafTotal(p, 'retainInProcess', 1);
+        assert.ok(bytes > 20_000 * 1600 * 0.6 && bytes < 20_000 * 1600 * 1.6, `retainInProcess ${bytes} B`);
+        assert.ok(leafTotal(p, 'retainInProcess', 0) > 0);
+        assert.equal(keep.length, 20_000);
+        const fn = p.functions.find((f) => f.name === 'retainInProcess')!;
+        assert.deepEqual([fn.filename, fn.startLine], [thisFile, retainLine]);
+        const { id: fnId, ...fnRest } = fn;
+        const { functionId, ...line } = p.locations.find((l) => l.lines[0]!.functionId === fnId)!.lines[0]!;
+        seen.set(expected, { fn: fnRest, line });
+        const gz = await s.pprof();
+        assert.equal(gz[0], 0x1f);
+        assert.ok(decodePprof(gz).samples.length > 0);
+      } finally {
+        await s.stop();
       }
-      retainInProcess();
-      const [a, b] = [s.profile(), s.profile()];
-      assert.equal(a, b, 'concurrent reads share one collection');
-      const p = await a;
-      assert.deepEqual(p.sampleTypes, [{ type: 'inuse_objects', unit: 'count' }, { type: 'inuse_space', unit: 'bytes' }]);
-      assert.deepEqual(p.periodType, { type: 'space', unit: 'bytes' });
-      assert.equal(p.period, 524288);
-      assert.equal(p.sampleTypes[p.defaultSampleType]!.type, 'inuse_space');
-      // 20,000 arrays of 200 slots: ~32 MB retained, sampled every 512 KiB on average.
-      const bytes = leafTotal(p, 'retainInProcess', 1);
-      assert.ok(bytes > 20_000 * 1600 * 0.6 && bytes < 20_000 * 1600 * 1.6, `retainInProcess ${bytes} B`);
-      assert.ok(leafTotal(p, 'retainInProcess', 0) > 0);
-      assert.equal(keep.length, 20_000);
-      const gz = await s.pprof();
-      assert.equal(gz[0], 0x1f);
-      assert.ok(decodePprof(gz).samples.length > 0);
+      assert.equal(s.running, false);
+      await s.stop();
+      await assert.rejects(s.profile(), /stopped/);
+      const again = startHeapSampling({ intervalBytes: 4096, stackDepth: 2, backend: expected });
+      try {
+        const keep: object[] = [];
+        function level3(): void {
+          for (let i = 0; i < 5000; i++) keep.push({ i });
+        }
+        function level2(): void { level3(); }
+        function level1(): void { level2(); }
+        level1();
+        const p = await again.profile();
+        assert.ok(p.samples.length > 0);
+        assert.ok(p.samples.every((x) => x.locationIds.length <= 2), 'stacks trimmed to stackDepth');
+        assert.ok(p.samples.some((x) => names(p, x.locationIds).join('<') === 'level3<level2'));
+      } finally {
+        await again.stop();
+      }
+    });
+  }
+
+  test('both backends name the same function and location identically (profiles diff across backends)', () => {
+    assert.equal(seen.size, 2, 'runs after the two tests above');
+    assert.deepEqual(seen.get('datadog'), seen.get('inspector'));
+  });
+
+  test('backend option: bad value is a RangeError; explicit datadog starts it', async () => {
+    assert.throws(() => startHeapSampling({ backend: 'pyroscope' as 'auto' }), RangeError);
+    const s = startHeapSampling({ backend: 'datadog', stackDepth: 8 });
+    try {
+      assert.equal(s.backend, 'datadog');
+      assert.equal(s.stackDepth, 8);
     } finally {
       await s.stop();
     }
-    assert.equal(s.running, false);
-    await s.stop();
-    await assert.rejects(s.profile(), /stopped/);
-    const again = startHeapSampling({ intervalBytes: 4096, stackDepth: 2 });
-    try {
-      const keep: object[] = [];
-      function level3(): void {
-        for (let i = 0; i < 5000; i++) keep.push({ i });
+  });
+
+  test('datadog reads run no major GC; inspector reads run one each', async (t) => {
+    const majorGcs = async (s: HeapSampler): Promise<{ count: number; ms: number }> => {
+      const gc = new GCProfiler();
+      gc.start();
+      const t0 = performance.now();
+      await s.profile();
+      const ms = performance.now() - t0;
+      const stats = gc.stop()?.statistics ?? [];
+      return { count: stats.filter((x) => x.gcType === 'MarkSweepCompact').length, ms };
+    };
+    // ~30 MB that stays live, so the collection the inspector forces has something to mark.
+    const keep: number[][] = [];
+    for (let i = 0; i < 4000; i++) keep.push(new Array<number>(1000).fill(i));
+    for (const backend of ['datadog', 'inspector'] as const) {
+      const s = startHeapSampling({ backend, intervalBytes: 65536 });
+      try {
+        const reads = [await majorGcs(s), await majorGcs(s), await majorGcs(s)];
+        t.diagnostic(`${backend}: major GCs per read ${reads.map((r) => r.count).join('/')}, read ms ${reads.map((r) => r.ms.toFixed(1)).join('/')}`);
+        if (backend === 'datadog') assert.deepEqual(reads.map((r) => r.count), [0, 0, 0]);
+        else assert.ok(reads.every((r) => r.count >= 1), 'V8 forces a full GC before every inspector read');
+      } finally {
+        await s.stop();
       }
-      function level2(): void { level3(); }
-      function level1(): void { level2(); }
-      level1();
-      const p = await again.profile();
-      assert.ok(p.samples.length > 0);
-      assert.ok(p.samples.every((x) => x.locationIds.length <= 2), 'stacks trimmed to stackDepth');
-      assert.ok(p.samples.some((x) => names(p, x.locationIds).join('<') === 'level3<level2'));
-    } finally {
-      await again.stop();
     }
+    assert.equal(keep.length, 4000);
+  });
+
+  test('without @datadog/pprof (a copy of the sources outside any node_modules): auto falls back to the inspector, datadog throws a clear error', async () => {
+    const dir = join(tmp, 'no-datadog');
+    cpSync(join(here, '..', 'src'), join(dir, 'src'), { recursive: true });
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
+    const env = { ...process.env };
+    delete env.NODE_PATH;
+    delete env.NODE_OPTIONS;
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, [join(here, 'no-datadog-child.ts'), join(dir, 'src', 'index.ts')], { env, timeout: 30_000 }, (err, stdout, stderr) => {
+        if (err) reject(new Error(`child failed: ${err.message}\n${stderr}`));
+        else resolve(stdout);
+      });
+    });
+    const r = JSON.parse(out.trim().split('\n').pop()!) as { resolvable: boolean; datadogError: string; backend: string; comment: string; bytes: number };
+    assert.equal(r.resolvable, false, 'the copy must not see @datadog/pprof, or this test proves nothing');
+    assert.match(r.datadogError, /backend 'datadog' needs the optional peer dependency @datadog\/pprof, which could not be loaded \(Cannot find module '@datadog\/pprof'/);
+    assert.equal(r.backend, 'inspector');
+    assert.match(r.comment, /node:inspector/);
+    assert.ok(r.bytes > 5_000_000, `retained bytes seen by the fallback ${r.bytes}`);
   });
 });
 
@@ -125,6 +208,54 @@ describe('heapProfileToPprof / estimateSampleObjects', () => {
     // Without samples (old .heapprofile files) selfSize is used.
     const q = heapProfileToPprof({ head }, { intervalBytes: interval });
     assert.equal(q.samples.reduce((a, s) => a + s.values[1]!, 0), 2 * s16 + big);
+  });
+
+  test('allocationProfileToPprof (@datadog/pprof tree): 1-based V8 positions, exact counts, same functions and locations as the inspector converter', () => {
+    const dd = (name: string, scriptName: string, lineNumber: number, columnNumber: number,
+      allocations: { sizeBytes: number; count: number }[], children: V8AllocationProfileNode[] = []): V8AllocationProfileNode =>
+      ({ name, scriptName, scriptId: 7, lineNumber, columnNumber, allocations, children });
+    const big = 3 * interval;
+    const root = dd('(root)', '', 0, 0, [], [
+      dd('handle', 'file:///srv/app/server.js', 10, 5, [], [
+        dd('', 'file:///srv/app/server.js', 20, 3, [{ sizeBytes: 24, count: 5 }, { sizeBytes: 16, count: 3 }]),
+        dd('loadAll', '/srv/app/cjs.js', 1, 1, [{ sizeBytes: big, count: 1 }]),
+        dd('idle', '/srv/app/cjs.js', 30, 1, []),
+      ]),
+    ]);
+    const p = allocationProfileToPprof(root, { intervalBytes: interval, timeNanos: 9, durationNanos: 4 });
+    assert.equal(p.samples.length, 2, 'nodes without allocations make no sample');
+    const anon = p.samples.find((s) => names(p, s.locationIds)[0]!.startsWith('(anonymous)'))!;
+    assert.deepEqual(names(p, anon.locationIds), ['(anonymous) server.js:20:3', 'handle']);
+    assert.deepEqual(anon.values, [5 + 3, 24 * 5 + 16 * 3]);
+    assert.deepEqual(p.samples.find((s) => names(p, s.locationIds)[0] === 'loadAll')!.values, [1, big]);
+    assert.deepEqual([p.period, p.timeNanos, p.durationNanos, p.defaultSampleType], [interval, 9, 4, 1]);
+    assert.deepEqual(p.sampleTypes, [{ type: 'inuse_objects', unit: 'count' }, { type: 'inuse_space', unit: 'bytes' }]);
+    assert.match(p.comments[0]!, /@datadog\/pprof/);
+    // The same frames through the inspector converter (0-based positions, string script ids).
+    const q = heapProfileToPprof({
+      head: node(1, frame('(root)', '', -1, -1), 0, [
+        node(2, frame('handle', 'file:///srv/app/server.js', 9, 4), 0, [
+          node(3, frame('', 'file:///srv/app/server.js', 19, 2), 168),
+          node(4, frame('loadAll', '/srv/app/cjs.js', 0, 0), big),
+        ]),
+      ]),
+    }, { intervalBytes: interval });
+    const byName = (x: PprofProfile) => x.functions.map(({ id, ...f }) => f).sort((a, b) => a.name.localeCompare(b.name));
+    const lines = (x: PprofProfile) => x.locations.map((l) => ({ ...l.lines[0]!, functionId: x.functions.find((f) => f.id === l.lines[0]!.functionId)!.name }))
+      .sort((a, b) => a.functionId.localeCompare(b.functionId));
+    assert.deepEqual(byName(p), byName(q));
+    assert.deepEqual(lines(p), lines(q));
+    // Unknown positions (V8 reports 0) come out as unknown, like the inspector's -1.
+    const u = allocationProfileToPprof(dd('(root)', '', 0, 0, [], [dd('(V8 API)', '', 0, 0, [{ sizeBytes: 8, count: 2 }])]), { intervalBytes: interval });
+    assert.deepEqual(u.functions.map(({ id, ...f }) => f), [{ name: '(V8 API)', systemName: '(V8 API)', filename: '', startLine: 0 }]);
+    assert.deepEqual(u.locations[0]!.lines, [{ functionId: u.functions[0]!.id, line: 0 }]);
+    // stackDepth keeps the leaf end; stacks that differ only above it merge.
+    const deep = dd('(root)', '', 0, 0, [], [
+      dd('a', '/x.js', 1, 1, [], [dd('c', '/x.js', 3, 1, [], [dd('leaf', '/x.js', 9, 1, [{ sizeBytes: 8, count: 1 }])])]),
+      dd('b', '/x.js', 2, 1, [], [dd('c', '/x.js', 3, 1, [], [dd('leaf', '/x.js', 9, 1, [{ sizeBytes: 8, count: 2 }])])]),
+    ]);
+    const t2 = allocationProfileToPprof(deep, { intervalBytes: interval, stackDepth: 2 });
+    assert.deepEqual(t2.samples.map((s) => [names(t2, s.locationIds).join('<'), s.values]), [['leaf<c', [3, 24]]]);
   });
 
   test('object count estimate inverts V8 scaling: exact for sizes dividing the interval and for large objects', () => {
@@ -256,83 +387,89 @@ describe('createDebugHandler (status codes)', () => {
   });
 });
 
-describe('go tool pprof reads our profiles from a live process', () => {
-  let child: ChildProcess;
-  let info: { port: number; retainedBytes: number; arrays: number };
-  let url: string;
-  before(async () => {
-    child = spawn(process.execPath, ['--expose-gc', '--conditions=tailtrace-source', join(here, 'pprof-child.ts')], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, TT_INTERVAL: '65536', TT_ARRAYS: '4000' },
-    });
-    const line = await new Promise<string>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('child did not report its port within 30 s')), 30_000);
-      createInterface({ input: child.stdout! }).once('line', (l) => {
-        clearTimeout(t);
-        resolve(l);
+// Each backend in its own process, read by the real go tool pprof (the CPU part once).
+for (const backend of ['datadog', 'inspector'] as const) {
+  describe(`go tool pprof reads our profiles from a live process (${backend} backend)`, () => {
+    let child: ChildProcess;
+    let info: { port: number; retainedBytes: number; arrays: number; backend: string };
+    let url: string;
+    before(async () => {
+      child = spawn(process.execPath, ['--expose-gc', '--conditions=tailtrace-source', join(here, 'pprof-child.ts')], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, TT_INTERVAL: '65536', TT_ARRAYS: '4000', TT_BACKEND: backend },
       });
-      child.once('exit', (code) => reject(new Error(`child exited early (${code})`)));
+      const line = await new Promise<string>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error('child did not report its port within 30 s')), 30_000);
+        createInterface({ input: child.stdout! }).once('line', (l) => {
+          clearTimeout(t);
+          resolve(l);
+        });
+        child.once('exit', (code) => reject(new Error(`child exited early (${code})`)));
+      });
+      info = JSON.parse(line);
+      url = `http://127.0.0.1:${info.port}/debug/pprof`;
     });
-    info = JSON.parse(line);
-    url = `http://127.0.0.1:${info.port}/debug/pprof`;
-  });
-  after(async () => {
-    if (child.exitCode === null && child.pid !== undefined) {
-      const exited = new Promise((r) => child.once('exit', r));
-      process.kill(child.pid, 'SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (child.exitCode === null) process.kill(child.pid, 'SIGKILL');
-    }
-  });
-  const pprofEnv = (): void => {
-    goEnv.PPROF_TMPDIR = tmp; // where pprof saves fetched profiles
-  };
+    after(async () => {
+      if (child.exitCode === null && child.pid !== undefined) {
+        const exited = new Promise((r) => child.once('exit', r));
+        process.kill(child.pid, 'SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+        if (child.exitCode === null) process.kill(child.pid, 'SIGKILL');
+      }
+    });
+    const pprofEnv = (): void => {
+      goEnv.PPROF_TMPDIR = tmp; // where pprof saves fetched profiles
+    };
 
-  test('inuse_space of the allocating function matches what it retained (file and URL)', async (t) => {
-    pprofEnv();
-    const r = await fetch(`${url}/heap`);
-    assert.equal(r.status, 200);
-    const bytes = Buffer.from(await r.arrayBuffer());
-    const file = join(tmp, 'heap.pb.gz');
-    writeFileSync(file, bytes);
-    // The function's start line, read from the child's source, must come out 1-based.
-    const src = readFileSync(join(here, 'pprof-child.ts'), 'utf8').split('\n');
-    const line = src.findIndex((l) => l.startsWith('function allocateRetained')) + 1;
-    const fn = decodePprof(bytes).functions.find((f) => f.name === 'allocateRetained');
-    assert.ok(fn, 'allocateRetained in profile');
-    assert.equal(fn.startLine, line);
-    assert.equal(fn.filename, join(here, 'pprof-child.ts'));
+    test('inuse_space of the allocating function matches what it retained (file and URL)', async (t) => {
+      pprofEnv();
+      assert.equal(info.backend, backend);
+      const r = await fetch(`${url}/heap`);
+      assert.equal(r.status, 200);
+      const bytes = Buffer.from(await r.arrayBuffer());
+      const file = join(tmp, 'heap.pb.gz');
+      writeFileSync(file, bytes);
+      // The function's start line, read from the child's source, must come out 1-based.
+      const src = readFileSync(join(here, 'pprof-child.ts'), 'utf8').split('\n');
+      const line = src.findIndex((l) => l.startsWith('function allocateRetained')) + 1;
+      const fn = decodePprof(bytes).functions.find((f) => f.name === 'allocateRetained');
+      assert.ok(fn, 'allocateRetained in profile');
+      assert.equal(fn.startLine, line);
+      assert.equal(fn.filename, join(here, 'pprof-child.ts'));
 
-    for (const source of [file, `${url}/heap`]) {
-      const top = parseTop(await pprofTool(['-top', '-unit=B', '-sample_index=inuse_space', source]));
-      const row = top.rows.find((x) => x.name === 'allocateRetained');
-      assert.ok(row, `allocateRetained in -top of ${source}:\n${JSON.stringify(top.rows.slice(0, 5))}`);
-      // ~490 samples at 64 KiB over ~32 MB: sampling error a few %; observed within 10%.
-      const ratio = row.flat / info.retainedBytes;
-      t.diagnostic(`${source}: sampled/retained = ${ratio.toFixed(3)}`);
-      assert.ok(ratio > 0.8 && ratio < 1.2, `sampled ${row.flat} B vs retained ${info.retainedBytes} B (ratio ${ratio.toFixed(3)})`);
-      assert.equal(top.rows[0]!.name, 'allocateRetained');
-    }
-    const objects = parseTop(await pprofTool(['-top', '-sample_index=inuse_objects', file]));
-    const objRow = objects.rows.find((x) => x.name === 'allocateRetained');
-    assert.ok(objRow && objRow.flat > info.arrays * 0.5, `inuse_objects ${objRow?.flat}`);
-  });
+      for (const source of [file, `${url}/heap`]) {
+        const top = parseTop(await pprofTool(['-top', '-unit=B', '-sample_index=inuse_space', source]));
+        const row = top.rows.find((x) => x.name === 'allocateRetained');
+        assert.ok(row, `allocateRetained in -top of ${source}:\n${JSON.stringify(top.rows.slice(0, 5))}`);
+        // ~490 samples at 64 KiB over ~32 MB: sampling error a few %; observed within 10%.
+        const ratio = row.flat / info.retainedBytes;
+        t.diagnostic(`${source}: sampled/retained = ${ratio.toFixed(3)}`);
+        assert.ok(ratio > 0.8 && ratio < 1.2, `sampled ${row.flat} B vs retained ${info.retainedBytes} B (ratio ${ratio.toFixed(3)})`);
+        assert.equal(top.rows[0]!.name, 'allocateRetained');
+      }
+      const objects = parseTop(await pprofTool(['-top', '-sample_index=inuse_objects', file]));
+      const objRow = objects.rows.find((x) => x.name === 'allocateRetained');
+      assert.ok(objRow && objRow.flat > info.arrays * 0.5, `inuse_objects ${objRow?.flat}`);
+      // The profile itself says which backend read it (bundles carry heap.pb.gz as is).
+      assert.match(await pprofTool(['-comments', file]), backend === 'datadog' ? /via @datadog\/pprof/ : /via node:inspector/);
+    });
 
-  test('CPU profile over HTTP shows the busy function; a second concurrent one gets 409', async (t) => {
-    pprofEnv();
-    const running = pprofTool(['-top', '-unit=ms', `${url}/profile?seconds=3`]);
-    // Spin only once the profile runs: code V8 optimized before Profiler.start lacks the detailed
-    // source positions needed to credit inlined functions, and spinHot would show as its caller.
-    await new Promise((r) => setTimeout(r, 500));
-    assert.equal((await fetch(`http://127.0.0.1:${info.port}/spin?seconds=5`)).status, 200);
-    const busy = await fetch(`${url}/profile?seconds=1`);
-    assert.equal(busy.status, 409);
-    assert.match(await busy.text(), /already running/);
-    const top = parseTop(await running);
-    const row = top.rows.find((x) => x.name === 'spinHot');
-    assert.ok(row, `spinHot in -top:\n${JSON.stringify(top.rows.slice(0, 5))}`);
-    t.diagnostic(`spinHot ${row.flat} ms flat of ${top.total} ms`);
-    assert.equal(top.rows[0]!.name, 'spinHot');
-    assert.ok(row.flat >= 0.5 * top.total, `spinHot ${row.flat} ms of ${top.total} ms`);
+    if (backend === 'datadog') test('CPU profile over HTTP shows the busy function; a second concurrent one gets 409', async (t) => {
+      pprofEnv();
+      const running = pprofTool(['-top', '-unit=ms', `${url}/profile?seconds=3`]);
+      // Spin only once the profile runs: code V8 optimized before Profiler.start lacks the detailed
+      // source positions needed to credit inlined functions, and spinHot would show as its caller.
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal((await fetch(`http://127.0.0.1:${info.port}/spin?seconds=5`)).status, 200);
+      const busy = await fetch(`${url}/profile?seconds=1`);
+      assert.equal(busy.status, 409);
+      assert.match(await busy.text(), /already running/);
+      const top = parseTop(await running);
+      const row = top.rows.find((x) => x.name === 'spinHot');
+      assert.ok(row, `spinHot in -top:\n${JSON.stringify(top.rows.slice(0, 5))}`);
+      t.diagnostic(`spinHot ${row.flat} ms flat of ${top.total} ms`);
+      assert.equal(top.rows[0]!.name, 'spinHot');
+      assert.ok(row.flat >= 0.5 * top.total, `spinHot ${row.flat} ms of ${top.total} ms`);
+    });
   });
-});
+}

@@ -7,7 +7,8 @@ const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with --expose-gc');
 const intervalBytes = Number(process.env.TT_INTERVAL ?? 65536);
 const arrays = Number(process.env.TT_ARRAYS ?? 4000);
-const sampler = startHeapSampling({ intervalBytes });
+const backend = (process.env.TT_BACKEND ?? 'auto') as 'auto' | 'inspector' | 'datadog';
+const sampler = startHeapSampling({ intervalBytes, backend });
 
 const retained: number[][] = [];
 function allocateRetained(n: number): void {
@@ -52,7 +53,7 @@ const server = createServer((req, res) => {
 server.listen(0, '127.0.0.1', () => {
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
-  process.stdout.write(`${JSON.stringify({ port, retainedBytes, arrays, retainedLength: retained.length })}\n`);
+  process.stdout.write(`${JSON.stringify({ port, retainedBytes, arrays, retainedLength: retained.length, backend: sampler.backend })}\n`);
 });
 process.on('SIGTERM', () => {
   clearInterval(spinTimer);
