@@ -75,7 +75,7 @@ export async function runLeakScenario(o: LeakScenarioOptions): Promise<LeakScena
   const stack = await startStack({
     quiet: true,
     env: { TAILTRACE_DEMO_EVIDENCE_WINDOW_MS: String(o.windowMs) },
-    serviceEnv: { gateway: evidenceEnv('gateway'), orders: evidenceEnv('orders'), inventory: evidenceEnv('inventory') },
+    serviceEnv: { gateway: { ...evidenceEnv('gateway'), TAILTRACE_DEMO_SNAPSHOTS: 'triggers' }, orders: evidenceEnv('orders'), inventory: evidenceEnv('inventory') },
   });
   // The load runs until the evidence is in; the driver is our child and is ended by its PID.
   const budgetS = 60 + o.timeoutS * 2;
@@ -104,7 +104,13 @@ export async function runLeakScenario(o: LeakScenarioOptions): Promise<LeakScena
     o.log(`\n$ tailtrace diagnose ${baseline.dir} ${triggered.dir}\n`);
     const report = await diagnosePaths(baseline.dir, triggered.dir);
     const text = renderDiagnoseText(report);
-    o.log(text);
+    // The verdict, the top suspects and the traces to open; the whole report goes to the files.
+    o.log('Verdict');
+    for (const line of report.verdict) o.log(`  ${line}`);
+    o.log('\nSuspects');
+    for (const s of report.suspects.slice(0, 3)) o.log(`  ${s.rank}. ${s.title}`);
+    o.log('\nSlow traces to open in Tempo/Jaeger');
+    for (const t of report.slowTraces.slice(0, 3)) o.log(`  ${t.traceId}  ${t.operation}  ${t.durationMs.toFixed(1)} ms`);
     const files = [`${o.reportBase}.txt`, `${o.reportBase}.json`, `${o.reportBase}.html`];
     writeFileSync(files[0]!, `${text}\n`);
     writeFileSync(files[1]!, `${JSON.stringify(report, null, 2)}\n`);

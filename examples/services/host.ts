@@ -63,8 +63,8 @@ export function env(name: string, fallback?: string): string {
 /**
  * The leak scenario compresses production's minutes into seconds: short HDR windows (judged each
  * window), a baseline of 4 windows, a P99 factor of 3 (5 s windows on a shared 2-core machine
- * are noisier than production's 60 s), snapshots on triggers and baselines (so diagnose can diff
- * classes) and a short snapshot rate limit. Everything else is instrument()'s defaults.
+ * are noisier than production's 60 s), snapshots on triggers and baselines where asked (so
+ * diagnose can diff classes) and a short snapshot rate limit. Everything else is instrument()'s defaults.
  */
 function demoEvidence(): Pick<InstrumentOptions, 'metrics' | 'evidence'> {
   const windowMs = Number(process.env.TAILTRACE_DEMO_EVIDENCE_WINDOW_MS);
@@ -75,7 +75,10 @@ function demoEvidence(): Pick<InstrumentOptions, 'metrics' | 'evidence'> {
       windowMs,
       baselineWindows: 4,
       baselineEveryMs: 10 * 60_000,
-      snapshots: 'triggers',
+      // Snapshots where the orchestrator asks (the leak scenario: the gateway only). A snapshot
+      // pauses its process for a second or more, and a paused backend is a P99 regression for
+      // every caller: three services snapshotting their baselines at once set each other off.
+      snapshots: process.env.TAILTRACE_DEMO_SNAPSHOTS === 'triggers' ? 'triggers' : 'manual',
       minSnapshotIntervalMs: 2 * windowMs,
       p99: { factor: 3, minSamples: 100, cooldownMs: 5 * 60_000 },
       heapGrowth: { windows: 3, minGrowthBytes: 8 * 2 ** 20 },

@@ -23,6 +23,9 @@ export class OrderSession {
   }
 }
 
+// A session's weight decays with age (10 min time constant).
+const score = (s: OrderSession, now: number): number => s.total * Math.exp(-(now - s.createdAt) / 600_000);
+
 export class SessionHistory {
   private readonly sessions: OrderSession[] = [];
   enabled = false;
@@ -35,10 +38,11 @@ export class SessionHistory {
     return this.sessions.length;
   }
 
-  /** Keeps the session (forever: the bug) and returns the id of the biggest one so far. */
+  /** Keeps the session (forever: the bug) and returns the id of the top one by recency-weighted total. */
   record(session: OrderSession): string {
     this.sessions.push(session);
-    const top = [...this.sessions].sort((a, b) => b.total - a.total).slice(0, 3);
+    const now = Date.now();
+    const top = [...this.sessions].sort((a, b) => score(b, now) - score(a, now)).slice(0, 3);
     return top[0]!.id;
   }
 }

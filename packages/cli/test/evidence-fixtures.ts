@@ -195,8 +195,8 @@ export function writeBundle(parent: string, name: string, spec: BundleSpec): str
 }
 
 /**
- * A heap snapshot from a child process holding `n` LeakedSession objects in a global Map, each
- * with a 1 KiB string (n = 4000 is about 5 MiB retained).
+ * A heap snapshot from a child process holding `n` LeakedSession objects in a global Map and `n`
+ * more in a Map only a closure's context holds, each with a 1 KiB string (n = 4000: ~9 MiB).
  */
 export function leakSnapshot(dir: string, name: string, n: number): string {
   const script = join(dir, `${name}.cjs`);
@@ -209,6 +209,14 @@ class OrderCache { constructor() { this.entries = new Map(); } }
 globalThis.sessions = new Map();
 globalThis.orders = new OrderCache();
 for (let i = 0; i < ${n}; i++) globalThis.sessions.set(i, new LeakedSession(i));
+// A second leak of the same sessions held only by one closure's context (as a module-level
+// variable is), while closure contexts multiply for an unrelated reason (live handlers): the
+// Context class then grows in count and, through that one context, in retained size.
+const sessionsOf = (() => { const held = new Map(); return () => held; })();
+globalThis.sessionsOf = sessionsOf;
+for (let i = 0; i < ${n}; i++) sessionsOf().set(i, new LeakedSession(i));
+globalThis.handlers = [];
+for (let i = 0; i < ${Math.floor(n / 4)}; i++) globalThis.handlers.push(((k) => () => k)(i));
 for (let i = 0; i < 50; i++) globalThis.orders.entries.set(i, { id: i });
 gc();
 v8.writeHeapSnapshot(${JSON.stringify(out)});

@@ -174,6 +174,9 @@ describe('instrument() heap evidence', () => {
     assert.match(top, /Type: inuse_space/);
     assert.match(top, /flat%/);
     assert.equal((await fetch(ms.url.replace(/\/metrics$/, '/nope'))).status, 404);
+    const collected = await fetch(`${url}?gc=1`);
+    assert.equal(collected.status, 200);
+    assert.ok(decodePprof(new Uint8Array(await collected.arrayBuffer())).samples.length > 0);
   });
 
   test('pprof: "app" serves /debug/pprof on the app too; heapProfile: false turns sampling off', async () => {

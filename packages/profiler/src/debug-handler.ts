@@ -52,13 +52,14 @@ export function createDebugHandler(opts: DebugHandlerOptions = {}): DebugHandler
   const index = [
     'tailtrace /debug/pprof',
     '',
-    `${prefix}/heap              gzipped pprof: in-use sampling heap profile (inuse_space, inuse_objects)${sampler ? ` every ${sampler.intervalBytes} bytes` : ' (off)'}`,
+    `${prefix}/heap              gzipped pprof: in-use sampling heap profile (inuse_space, inuse_objects)${sampler ? ` every ${sampler.intervalBytes} bytes` : ' (off)'}; ?gc=1 collects garbage first`,
     `${prefix}/profile?seconds=N CPU profile for N seconds (1..${maxCpuSeconds}, default ${Math.min(DEFAULT_CPU_SECONDS, maxCpuSeconds)})`,
     '',
     `read with: go tool pprof -top http://HOST:PORT${prefix}/heap`,
   ].join('\n');
 
-  const heap = (res: ServerResponse): void => {
+  // ?gc=1 (Go's convention) collects garbage first: exact live set, at the cost of a full GC.
+  const heap = (res: ServerResponse, query: URLSearchParams): void => {
     if (!sampler) {
       text(res, 404, 'heap sampling is off: start it with startHeapSampling() and pass the sampler to createDebugHandler()');
       return;
@@ -67,7 +68,8 @@ export function createDebugHandler(opts: DebugHandlerOptions = {}): DebugHandler
       text(res, 503, 'heap sampling has been stopped');
       return;
     }
-    sampler.pprof().then(
+    const gc = query.get('gc');
+    sampler.pprof({ gc: gc !== null && gc !== '' && gc !== '0' }).then(
       (body) => profileBytes(res, 'heap', body),
       (err: unknown) => text(res, 503, `heap profile unavailable: ${String((err as Error)?.message ?? err)}`),
     );
@@ -112,7 +114,7 @@ export function createDebugHandler(opts: DebugHandlerOptions = {}): DebugHandler
       }
       const sub = path.slice(prefix.length).replace(/^\/+/, '').replace(/\/+$/, '');
       if (sub === '') text(res, 200, index);
-      else if (sub === 'heap') heap(res);
+      else if (sub === 'heap') heap(res, url.searchParams);
       else if (sub === 'profile') profile(res, url.searchParams);
       else text(res, 404, `unknown profile ${JSON.stringify(sub)}: see ${prefix}/`);
     } catch (err) {

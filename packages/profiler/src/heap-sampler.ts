@@ -67,9 +67,14 @@ export interface HeapSampler {
   /** False after stop(). */
   readonly running: boolean;
   /** The current in-use profile (the inspector backend forces a full GC first); sampling keeps running. */
-  profile(): Promise<PprofProfile>;
+  /**
+   * `gc: true` collects garbage first, so the profile is exactly the live set (the inspector
+   * backend always does; datadog otherwise counts sampled garbage until the next GC). Evidence
+   * bundles ask for it; `/debug/pprof/heap?gc=1` too, as in Go.
+   */
+  profile(opts?: { gc?: boolean }): Promise<PprofProfile>;
   /** profile() as gzipped pprof bytes. */
-  pprof(): Promise<Buffer>;
+  pprof(opts?: { gc?: boolean }): Promise<Buffer>;
   /** Stops sampling and releases V8's sample set; later profile() calls reject. Idempotent. */
   stop(): Promise<void>;
 }
@@ -147,6 +152,27 @@ function loadDatadog(): DatadogHeap | Error {
 interface Reader {
   read(): Promise<PprofProfile>;
   stop(): Promise<void>;
+  /** Whether read() already collects garbage first. */
+  collects: boolean;
+}
+
+/** A full mark-compact through the inspector (works without --expose-gc). */
+export function collectGarbage(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const session = new Session();
+    session.connect();
+    // V8 runs the collection as a task and nothing holds the event loop open for the reply: a
+    // caller awaiting it in an otherwise idle process would see the loop end with it pending.
+    const keepAlive = setTimeout(() => {}, 60_000);
+    session.post('HeapProfiler.collectGarbage', (err) => {
+      clearTimeout(keepAlive);
+      // Disconnecting inside the reply to an asynchronously dispatched command deadlocks the
+      // inspector (seen on Node 24): leave the callback first.
+      setImmediate(() => session.disconnect());
+      if (err) reject(new Error(`cannot collect garbage through the inspector: ${err.message}`));
+      else resolve();
+    });
+  });
 }
 
 function startInspector(intervalBytes: number, convert: (raw: V8SamplingHeapProfile) => PprofProfile): Reader {
@@ -162,6 +188,7 @@ function startInspector(intervalBytes: number, convert: (raw: V8SamplingHeapProf
     throw new Error(`cannot start V8 sampling heap profiler: ${startError?.message ?? 'no reply from the inspector'}`);
   }
   return {
+    collects: true,
     read: () =>
       new Promise((resolve, reject) => {
         session.post('HeapProfiler.getSamplingProfile', (err, res) => {
@@ -194,6 +221,7 @@ function startDatadog(heap: DatadogHeap, intervalBytes: number, stackDepth: numb
     throw new Error(`cannot start V8 sampling heap profiler through @datadog/pprof (is another profiler, e.g. dd-trace, using it?): ${(err as Error).message}`, { cause: err });
   }
   return {
+    collects: false,
     // Synchronous underneath; the executor turns a throw into a rejection.
     read: () => new Promise((resolve) => resolve(convert(heap.v8Profile()))),
     stop: async () => heap.stop(),
@@ -228,6 +256,7 @@ export function startHeapSampling(opts: HeapSamplerOptions = {}): HeapSampler {
   g[ACTIVE] = true;
   let running = true;
   let inflight: Promise<PprofProfile> | null = null;
+  let inflightGc: Promise<PprofProfile> | null = null;
 
   return {
     intervalBytes,
@@ -236,21 +265,27 @@ export function startHeapSampling(opts: HeapSamplerOptions = {}): HeapSampler {
     get running() {
       return running;
     },
-    profile() {
+    profile(opts = {}) {
       if (!running) return Promise.reject(new Error('heap sampler is stopped'));
-      // Concurrent reads share one (for the inspector: one collection).
+      // Concurrent reads share one (and one collection).
+      if (opts.gc && !reader.collects) {
+        inflightGc ??= collectGarbage().then(() => reader.read()).finally(() => {
+          inflightGc = null;
+        });
+        return inflightGc;
+      }
       inflight ??= reader.read().finally(() => {
         inflight = null;
       });
       return inflight;
     },
-    async pprof() {
-      return gzipPprof(await this.profile());
+    async pprof(opts = {}) {
+      return gzipPprof(await this.profile(opts));
     },
     async stop() {
       if (!running) return;
       running = false;
-      await inflight?.catch(() => undefined);
+      await Promise.allSettled([inflight, inflightGc]);
       await reader.stop();
       g[ACTIVE] = false;
     },

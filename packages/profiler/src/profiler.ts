@@ -49,6 +49,11 @@ export interface EvidenceOptions {
   windowMs?: number;
   /** Disjoint past windows forming each rolling baseline (default 5). */
   baselineWindows?: number;
+  /**
+   * Windows after start that are neither judged nor part of any baseline (default 1): a process
+   * that just started is compiling, filling caches and sizing its heap, which is not its normal.
+   */
+  warmupWindows?: number;
   /** A scheduled 'baseline' bundle this often, the first as soon as the baseline is full (default 1 h; false: none). */
   baselineEveryMs?: number | false;
   p99?: false | {
@@ -137,6 +142,7 @@ interface Resolved {
   dir: string;
   windowMs: number;
   baselineWindows: number;
+  warmupWindows: number;
   baselineEveryMs: number | false;
   p99: P99Config | false;
   heapGrowth: HeapGrowthConfig | false;
@@ -164,6 +170,7 @@ export function resolveEvidenceOptions(serviceName: string, o: EvidenceOptions):
     dir: o.dir ?? (envDir ? envDir : join(tmpdir(), 'tailtrace-evidence', safeName)),
     windowMs: pos(o.windowMs, MIN, 10),
     baselineWindows,
+    warmupWindows: Math.floor(pos(o.warmupWindows, 1)),
     baselineEveryMs: o.baselineEveryMs === false ? false : pos(o.baselineEveryMs, 60 * MIN, 1),
     p99: o.p99 === false ? false : {
       factor: pos(o.p99?.factor, 2, 1),
@@ -282,8 +289,9 @@ export function createProfiler(options: ProfilerOptions): Profiler {
   let lastSnapshotMs = -Infinity;
   // When our own work last paused the process: a snapshot, or the full GC that reading the
   // sampling profile forces. The window holding such a pause is not judged (its P99 would show
-  // our pause, not the service) and does not join any baseline.
+  // our pause, not the service) and does not join any baseline; nor do the warm-up windows.
   let selfPauseAtMs = -Infinity;
+  let evaluations = 0;
   const inflight = new Set<Promise<unknown>>();
   const track = <T>(p: Promise<T>): Promise<T> => {
     inflight.add(p);
@@ -354,7 +362,8 @@ export function createProfiler(options: ProfilerOptions): Profiler {
       let heapProfile: Buffer | null = null;
       if (sampler) {
         try {
-          heapProfile = await sampler.pprof();
+          // Evidence wants the live set: a collection first (rare, and the window is marked disturbed).
+          heapProfile = await sampler.pprof({ gc: true });
         } catch (err) {
           fail('heap profile', err);
         }
@@ -474,9 +483,12 @@ export function createProfiler(options: ProfilerOptions): Profiler {
   const evaluateOnce = async (): Promise<void> => {
     const now = cfg.now();
     const window: TimeWindow = { startMs: lastEvalMs, endMs: now };
-    const disturbed = selfPauseAtMs >= window.startMs;
+    const disturbed = evaluations++ < cfg.warmupWindows || selfPauseAtMs >= window.startMs;
     const cut = monitor.cut();
     const fired: Fired[] = [];
+    // An operation still above its threshold (an incident that already triggered) keeps the
+    // window out of the runtime baseline and out of any scheduled baseline bundle.
+    let regressed = false;
     const ops: OpEvidence[] = [];
     const seen = new Set<string>();
     let n = 0;
@@ -496,6 +508,7 @@ export function createProfiler(options: ProfilerOptions): Profiler {
       if (det === undefined || disturbed) continue;
       const w: P99Window = { encoded, p99: r.percentiles.p99 };
       const v = det.observe(w, now);
+      if (v.regressed) regressed = true;
       if (v.trigger) {
         fired.push({
           kind: 'p99_regression',
@@ -550,7 +563,7 @@ export function createProfiler(options: ProfilerOptions): Profiler {
       await writeEvidence(named, data, policyWants(primary.kind));
       return;
     }
-    if (disturbed) return;
+    if (disturbed || regressed) return;
     runtimeBaseline.push(cut.stats);
     while (runtimeBaseline.length > cfg.baselineWindows) runtimeBaseline.shift();
     if (cfg.baselineEveryMs !== false && data.runtimeBaseline.length >= cfg.baselineWindows && (nextBaselineMs === null || now >= nextBaselineMs)) {

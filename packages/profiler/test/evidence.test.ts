@@ -170,12 +170,14 @@ describe('triggers through createProfiler', () => {
     const h = harness(t, { now: c.now, snapshots: 'never', baselineEveryMs: 10 * WINDOW }, { latency: src });
     await steady(h, src, c, 40, 2);
     assert.deepEqual(h.triggers, []);
-    // the first as soon as 5 baseline windows exist (6th evaluation), then every 10 windows
+    // the first as soon as 5 baseline windows exist after the warm-up window (7th evaluation), then every 10 windows
     const base = bundles(h.dir);
     assert.equal(base.length, 4);
     assert.ok(base.every((n) => n.includes('-baseline-')));
     const firstBase = manifestOf(join(h.dir, base[0]!));
-    assert.equal(firstBase.window.endMs, Date.UTC(2025, 0, 1) + 6 * WINDOW);
+    assert.equal(firstBase.window.endMs, Date.UTC(2025, 0, 1) + 7 * WINDOW);
+    const firstHist = json<HistogramsFile>(join(h.dir, base[0]!), firstBase.files.histograms);
+    assert.equal(Math.min(...firstHist.operations.flatMap((o) => o.baseline.map((b) => b.startMs))), Date.UTC(2025, 0, 1) + WINDOW, 'the warm-up window is in no baseline');
     const shiftStart = c.now();
     await steady(h, src, c, 8, 3, 0.03);
     assert.deepEqual(h.triggers, ['p99_regression']);
@@ -198,7 +200,7 @@ describe('triggers through createProfiler', () => {
     const c = clock();
     const src = new HdrLatencySource();
     const h = harness(t, { now: c.now, snapshots: 'triggers', minSnapshotIntervalMs: 1, baselineEveryMs: 100 * WINDOW }, { latency: src });
-    await steady(h, src, c, 6, 5);
+    await steady(h, src, c, 7, 5);
     const base = bundles(h.dir);
     assert.equal(base.length, 1);
     assert.equal(manifestOf(join(h.dir, base[0]!)).snapshot.status, 'written');
@@ -209,6 +211,21 @@ describe('triggers through createProfiler', () => {
     // The same latency one window later is the service's own: judged, and it triggers.
     await steady(h, src, c, 1, 7, 0.05);
     assert.deepEqual(h.triggers, ['p99_regression']);
+  });
+
+  test('no scheduled baseline bundle while an operation is still regressed (an incident that already triggered)', async (t) => {
+    const c = clock();
+    const src = new HdrLatencySource();
+    // rebaselineAfter high so the incident lasts; baselines due every window once ready
+    const h = harness(t, { now: c.now, snapshots: 'never', baselineEveryMs: WINDOW, p99: { rebaselineAfter: 100 } }, { latency: src });
+    await steady(h, src, c, 7, 11);
+    const before = bundles(h.dir).filter((n) => n.includes('-baseline-')).length;
+    assert.ok(before >= 1);
+    await steady(h, src, c, 4, 12, 0.05); // 5x: one trigger, then three more regressed windows
+    assert.deepEqual(h.triggers, ['p99_regression']);
+    assert.equal(bundles(h.dir).filter((n) => n.includes('-baseline-')).length, before, 'no baseline written from regressed windows');
+    await steady(h, src, c, 2, 13); // back to normal: baselines resume
+    assert.ok(bundles(h.dir).filter((n) => n.includes('-baseline-')).length > before);
   });
 
   test('evaluation cost per operation (read + encode + judge), 50 operations', async (t) => {

@@ -152,6 +152,32 @@ describe('startHeapSampling (in this process)', () => {
     assert.equal(keep.length, 4000);
   });
 
+  test('profile({ gc: true }) on datadog collects first: sampled garbage is gone, one major GC', async () => {
+    const s = startHeapSampling({ backend: 'datadog', intervalBytes: 4096 });
+    try {
+      // Garbage from a named function: unreachable as soon as it returns.
+      const makeGarbage = (): number => {
+        let n = 0;
+        for (let i = 0; i < 2000; i++) n += new Array<number>(512).fill(i).length;
+        return n;
+      };
+      assert.equal(makeGarbage(), 2000 * 512);
+      const bytesIn = (p: PprofProfile): number => {
+        const fn = new Set(p.functions.filter((f) => f.name === 'makeGarbage').map((f) => f.id));
+        const loc = new Set(p.locations.filter((l) => l.lines.some((x) => fn.has(x.functionId))).map((l) => l.id));
+        return p.samples.filter((x) => loc.has(x.locationIds[0]!)).reduce((a, x) => a + x.values[1]!, 0);
+      };
+      const gc = new GCProfiler();
+      gc.start();
+      const withGc = await s.profile({ gc: true });
+      const majors = (gc.stop()?.statistics ?? []).filter((x) => x.gcType === 'MarkSweepCompact').length;
+      assert.equal(bytesIn(withGc), 0, 'no garbage in a collected profile');
+      assert.ok(majors >= 1, 'a collection ran');
+    } finally {
+      await s.stop();
+    }
+  });
+
   test('without @datadog/pprof (a copy of the sources outside any node_modules): auto falls back to the inspector, datadog throws a clear error', async () => {
     const dir = join(tmp, 'no-datadog');
     cpSync(join(here, '..', 'src'), join(dir, 'src'), { recursive: true });

@@ -47,7 +47,8 @@ export const isGenericClass = (name: string): boolean => name.startsWith('(') ||
  * Engine diff of two analyzed snapshots: the classes that grew, by growth of retained size, and
  * apart from them the holders, which grew because they
  * reach what multiplied (the global object, the Map or Array a leak sits in). A class is a holder
- * when its count did not grow, or when a named class with at least 10x as many new instances
+ * when its count did not grow, when one of its instances retains at least half its growth (needs
+ * `cur` analyzed with topRetainers), or when a named class with at least 10x as many new instances
  * grew by a similar retained size (between half and 1.1x of the class's own growth: a holder
  * retains at least what it holds). The class table cannot show which instances contain which;
  * `tailtrace heap retainers` can.
@@ -56,8 +57,14 @@ export function snapshotDiff(base: HeapSummary, cur: HeapSummary, top: number): 
   const d = diffSummaries(base, cur);
   const grown = d.classes.filter((c) => c.retained.delta > 0 || (c.retained.delta === 0 && c.count.delta > 0));
   const named = grown.filter((c) => !isGenericClass(c.name) && c.count.delta > 0);
+  // One instance retaining at least half of what its class grew by is a container the growth sits
+  // in (a module-level variable's context, the one Array a leak is pushed onto), however many
+  // other instances of the class came and went: the engine's top retainers show such instances.
+  const concentrated = (c: (typeof grown)[number]) =>
+    cur.topRetainers.some((r) => r.key === c.key && r.retained >= c.retained.delta / 2);
   const holder = (c: (typeof grown)[number]) =>
     c.count.delta <= 0 ||
+    concentrated(c) ||
     named.some((x) => x !== c && x.count.delta >= 10 * Math.max(c.count.delta, 1) && x.retained.delta >= c.retained.delta / 2 && x.retained.delta <= c.retained.delta * 1.1);
   const multiplied = grown.filter((c) => !holder(c));
   const row = (c: (typeof grown)[number]): ClassGrowth => ({

@@ -13,12 +13,16 @@ export interface LoadOptions {
   progress?: boolean;
 }
 
+/** Enough to reach past the chain of roots (global, native contexts, module records) to the containers. */
+const TOP_RETAINERS = 500;
+
 /** Runs the heap engine on one snapshot (class table keyed by name + allocation location). */
 export async function analyzeSnapshot(file: string, opts: LoadOptions = {}): Promise<HeapSummary> {
   const bar = opts.progress ? progressBar(`reading ${file}`) : null;
   try {
     const s = await readHeapSnapshot(file, { edgeNames: false, ...(bar ? { onProgress: bar } : {}) });
-    return analyze(s, { topRetainers: 0 });
+    // The largest single retainers tell holders (one container) from multiplied classes.
+    return analyze(s, { topRetainers: TOP_RETAINERS });
   } catch (err) {
     if (err instanceof HeapSnapshotError) throw new EvidenceError(err.file, err.reason);
     throw err;
