@@ -67,6 +67,8 @@ export interface EvidenceOptions {
     cooldownMs?: number;
     /** A regression lasting this many consecutive windows becomes the new baseline (default 3), so a permanent shift triggers once. */
     rebaselineAfter?: number;
+    /** Consecutive regressed windows needed to trigger (default 2): a one-window blip is not evidence-worthy. */
+    sustain?: number;
   };
   heapGrowth?: false | {
     /** Heap used after GC rose in each of this many consecutive windows (default 5). */
@@ -179,6 +181,7 @@ export function resolveEvidenceOptions(serviceName: string, o: EvidenceOptions):
       cooldownMs: pos(o.p99?.cooldownMs, 30 * MIN),
       baselineWindows,
       rebaselineAfter: Math.floor(pos(o.p99?.rebaselineAfter, 3, 1)),
+      sustain: Math.floor(pos(o.p99?.sustain, 2, 1)),
     },
     heapGrowth: o.heapGrowth === false ? false : {
       windows: Math.floor(pos(o.heapGrowth?.windows, 5, 1)),

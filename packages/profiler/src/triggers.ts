@@ -11,6 +11,11 @@ export interface P99Config {
   baselineWindows: number;
   /** Consecutive regressed windows after which the new level becomes the baseline. */
   rebaselineAfter: number;
+  /**
+   * Consecutive regressed windows needed to trigger (1: the first one). A one-window blip (a GC,
+   * a neighbour's stall, a backend's snapshot) is not a regression worth evidence; a leak stays.
+   */
+  sustain: number;
 }
 
 export interface P99Window {
@@ -86,7 +91,7 @@ export class P99Detector {
     verdict.regressed = true;
     // One run of regressed windows is one incident: at most one trigger (the first window out of
     // cool-down); the cool-down separates incidents.
-    if (!this.runTriggered && nowMs - this.lastTriggerMs >= c.cooldownMs) {
+    if (!this.runTriggered && this.regressedRun.length + 1 >= c.sustain && nowMs - this.lastTriggerMs >= c.cooldownMs) {
       this.lastTriggerMs = nowMs;
       this.runTriggered = true;
       verdict.trigger = true;
@@ -94,7 +99,7 @@ export class P99Detector {
     // A regressed window stays out of the baseline, else a leak becomes normal in a few windows;
     // but a level that persists for rebaselineAfter windows is the new normal.
     this.regressedRun.push(w);
-    if (this.regressedRun.length >= c.rebaselineAfter) {
+    if (this.regressedRun.length >= Math.max(c.rebaselineAfter, c.sustain + 1)) {
       for (const r of this.regressedRun) this.join(r);
       this.regressedRun = [];
       this.runTriggered = false;

@@ -187,7 +187,8 @@ describe('triggers through createProfiler', () => {
     assert.deepEqual(m.trigger.operation, ORDERS);
     assert.match(m.trigger.reason, /^P99 of GET \/orders\/:id [\d.]+ ms > 2\.0 x baseline [\d.]+ ms \(n=\d+\)$/);
     assert.ok(m.trigger.observed! > m.trigger.threshold! && m.trigger.threshold! > 0.01);
-    assert.equal(m.window.startMs, shiftStart);
+    // sustained for 2 windows (the default): the bundle is the shift's second window
+    assert.equal(m.window.startMs, shiftStart + WINDOW);
     const hist = json<HistogramsFile>(join(h.dir, reg[0]!), m.files.histograms);
     const orders = hist.operations.find((o) => o.operation === ORDERS.operation)!;
     assert.equal(orders.baseline.length, 5);
@@ -199,7 +200,7 @@ describe('triggers through createProfiler', () => {
   test('the window holding our own snapshot pause is not judged: no self-inflicted p99_regression', async (t) => {
     const c = clock();
     const src = new HdrLatencySource();
-    const h = harness(t, { now: c.now, snapshots: 'triggers', minSnapshotIntervalMs: 1, baselineEveryMs: 100 * WINDOW }, { latency: src });
+    const h = harness(t, { now: c.now, snapshots: 'triggers', minSnapshotIntervalMs: 1, baselineEveryMs: 100 * WINDOW, p99: { sustain: 1 } }, { latency: src });
     await steady(h, src, c, 7, 5);
     const base = bundles(h.dir);
     assert.equal(base.length, 1);

@@ -19,7 +19,7 @@ function hdrWindow(i: number, count: number, draw: () => number): P99Window {
 }
 
 const config = (o: Partial<P99Config> = {}): P99Config => ({
-  factor: 2, minSamples: 100, minDeltaMs: 5, cooldownMs: 30 * 60_000, baselineWindows: 5, rebaselineAfter: 3, ...o,
+  factor: 2, minSamples: 100, minDeltaMs: 5, cooldownMs: 30 * 60_000, baselineWindows: 5, rebaselineAfter: 3, sustain: 1, ...o,
 });
 
 function run(det: P99Detector, windows: Array<{ count: number; medianS: number }>, seed: number, start = 0) {
@@ -65,6 +65,14 @@ describe('P99Detector', () => {
     // the baseline moved to the new level: its median is now ~3x the old one
     const ratio = median(det.baseline().map((w) => w.p99)) / median(oldBase);
     assert.ok(ratio > 2.5 && ratio < 3.5, `baseline ratio ${ratio}`);
+  });
+
+  test('sustain: a one-window blip never triggers; a regression lasting 2 windows triggers on its second', () => {
+    const det = new P99Detector(config({ sustain: 2, cooldownMs: 0 }));
+    const n = (medianS: number) => ({ count: 1000, medianS });
+    const out = run(det, [...Array(6).fill(n(0.01)), n(0.05), n(0.01), n(0.05), n(0.01), n(0.01), n(0.05), n(0.05), n(0.05)], 91);
+    assert.deepEqual(out.filter((v) => v.regressed).map((v) => v.i), [6, 8, 11, 12, 13]);
+    assert.deepEqual(out.filter((v) => v.trigger).map((v) => v.i), [12]);
   });
 
   test('regressed windows stay out of the baseline until the run is long enough', () => {
