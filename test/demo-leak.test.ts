@@ -1,0 +1,67 @@
+// `npm run demo -- --scenario leak`: the services find the leak on their own (a trigger, not a
+// call), and diagnose, run on the baseline and the triggered bundle, names the leaking class and
+// the regressed route. Runs the demo exactly as the README says, with its own evidence dir.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { EvidenceManifest } from '@tailtrace/profiler';
+
+const root = process.env.TAILTRACE_ROOT ?? join(import.meta.dirname, '..');
+
+function run(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+test('leak scenario: a trigger captures the evidence, diagnose names OrderSession and GET /api/orders/:id', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tailtrace-leak-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const evidence = join(dir, 'evidence');
+  const r = await run([join(root, 'examples', 'demo.ts'), '--scenario', 'leak', '--evidence-dir', evidence, '--json', join(dir, 'report.json'), '--timeout', '150'], 300_000);
+  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  const out = r.stdout;
+
+  // The gateway wrote its scheduled baseline, then a trigger bundle of its own after the leak began.
+  const gateway = join(evidence, 'gateway');
+  const manifests = readdirSync(gateway).filter((n) => !n.startsWith('.')).sort()
+    .map((n) => JSON.parse(readFileSync(join(gateway, n, 'manifest.json'), 'utf8')) as EvidenceManifest);
+  const baseline = manifests.find((m) => m.trigger.kind === 'baseline');
+  const triggered = manifests.find((m) => m.trigger.kind === 'p99_regression' || m.trigger.kind === 'heap_growth');
+  assert.ok(baseline && triggered, manifests.map((m) => m.trigger.kind).join(','));
+  assert.equal(baseline.snapshot.status, 'written');
+  assert.equal(triggered.snapshot.status, 'written', JSON.stringify(triggered.snapshot));
+  assert.ok(Date.parse(triggered.createdAt) > Date.parse(baseline.createdAt));
+  assert.match(out, new RegExp(`s after the leak started: (p99_regression|heap_growth): `));
+  // snapshots are private files
+  const snap = join(gateway, readdirSync(gateway).find((n) => n.includes(`-${triggered.trigger.kind}-`))!, triggered.files.snapshot!);
+  assert.equal(statSync(snap).mode & 0o777, 0o600);
+
+  // The verdict printed by the demo names both the class and the route.
+  const verdict = out.slice(out.indexOf('Verdict'), out.indexOf('Suspects'));
+  assert.match(verdict, /GET \/api\/orders\/:id regressed: P99 [\d.]+ ms → [\d.]+ (ms|s)/);
+  assert.match(verdict, /led by OrderSession \(\+[\d,]+ objects/);
+  const suspects = out.slice(out.indexOf('Suspects'), out.indexOf('Slow traces'));
+  assert.match(suspects, /1\. OrderSession grew/);
+  assert.match(out.slice(out.indexOf('Slow traces')), /[0-9a-f]{32}\s+GET \/api\/orders\/:id/);
+
+  // The full report was written (text, JSON, HTML).
+  const files = /report: (\S+\.txt), (\S+\.json), (\S+\.html)/.exec(out);
+  assert.ok(files, out);
+  for (const f of files.slice(1)) assert.ok(existsSync(f!), f);
+  const json = JSON.parse(readFileSync(files[2]!, 'utf8')) as { verdict: string[]; regressed: number };
+  assert.ok(json.regressed >= 1);
+  for (const f of files.slice(1)) rmSync(f!, { force: true });
+});
