@@ -118,7 +118,8 @@ export interface HeapFile {
   memoryUsage: Record<string, number>;  // process.memoryUsage()
   /** (time, heap used after major GC) over the retained history, for the growth trend. */
   heapAfterGc: Array<{ atMs: number; usedBytes: number }>;
-  sampling: { intervalBytes: number } | null;
+  /** The sampling heap profiler behind heap.pb.gz: its mean interval and how it was read. */
+  sampling: { intervalBytes: number; backend?: 'inspector' | 'datadog' } | null;
 }
 
 export interface SlowTrace {

@@ -328,7 +328,7 @@ export function createProfiler(options: ProfilerOptions): Profiler {
     })),
     memoryUsage: { ...process.memoryUsage() },
     heapAfterGc: monitor.heapAfterGc(),
-    sampling: sampler ? { intervalBytes: sampler.intervalBytes } : null,
+    sampling: sampler ? { intervalBytes: sampler.intervalBytes, backend: sampler.backend } : null,
   });
 
   const tracesFile = (ops: OpEvidence[]): TracesFile => ({

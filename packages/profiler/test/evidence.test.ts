@@ -143,7 +143,7 @@ describe('evidence bundle on disk', () => {
     assert.ok(heap.statistics['used_heap_size']! > 0 && heap.statistics['heap_size_limit']! > heap.statistics['used_heap_size']!);
     assert.ok(heap.spaces.some((s) => s.space_name === 'old_space'));
     assert.ok(heap.memoryUsage['rss']! > 0);
-    assert.deepEqual(heap.sampling, { intervalBytes: 512 * 1024 });
+    assert.deepEqual(heap.sampling, { intervalBytes: 512 * 1024, backend: 'datadog' }); // @datadog/pprof is installed here
     const traces = json<TracesFile>(path, m.files.traces);
     assert.equal(traces.operations.length, 2);
     assert.match(traces.operations[0]!.slowest[0]!.traceId, /^[0-9a-f]{32}$/);
