@@ -15,6 +15,8 @@ import {
   retainerPaths,
 } from '@tailtrace/profiler';
 import type { HeapSummary, OwnershipRule, GroupBy } from '@tailtrace/profiler';
+import { parseArgv, UsageError } from './args.ts';
+import type { Args as Parsed } from './args.ts';
 
 export const HEAP_USAGE = `usage: tailtrace heap <command> [options]
 
@@ -34,33 +36,13 @@ options:
   -h, --help          show this help
 `;
 
-class UsageError extends Error {}
 
-interface Parsed {
-  positional: string[];
-  flags: Map<string, string | true>;
-}
 
 const VALUE_FLAGS = new Set(['--top', '--html', '--class', '--id', '--paths', '--rules', '--by', '--salt']);
 const BOOL_FLAGS = new Set(['--json', '--names', '-h', '--help']);
 
 function parseArgs(argv: readonly string[]): Parsed {
-  const positional: string[] = [];
-  const flags = new Map<string, string | true>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a.startsWith('-') && a !== '-') {
-      const eq = a.indexOf('=');
-      const name = eq > 0 ? a.slice(0, eq) : a;
-      if (VALUE_FLAGS.has(name)) {
-        const v = eq > 0 ? a.slice(eq + 1) : argv[++i];
-        if (v === undefined) throw new UsageError(`${name} needs a value`);
-        flags.set(name, v);
-      } else if (BOOL_FLAGS.has(name)) flags.set(name, true);
-      else throw new UsageError(`unknown option ${a}`);
-    } else positional.push(a);
-  }
-  return { positional, flags };
+  return parseArgv(argv, VALUE_FLAGS, BOOL_FLAGS, 'tailtrace heap --help');
 }
 
 function intFlag(p: Parsed, name: string, def: number): number {

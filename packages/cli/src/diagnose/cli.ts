@@ -6,6 +6,8 @@ import { renderDiagnoseHtml } from './html.ts';
 import { diagnosePaths } from './load.ts';
 import { renderDiagnoseText } from './text.ts';
 import type { DiagnoseOptions } from './types.ts';
+import { parseArgv, UsageError } from '../args.ts';
+import type { Args } from '../args.ts';
 
 export const DIAGNOSE_USAGE = `usage: tailtrace diagnose BASELINE CURRENT [options]
 
@@ -33,37 +35,13 @@ options:
 exit codes: 0 report written; 1 regression found with --fail-on-regression; 2 usage error or bad bundle
 `;
 
-class UsageError extends Error {}
 
 const VALUE_FLAGS = new Set(['--html', '--percentile', '--threshold', '--min-samples', '--min-delta-ms', '--alpha', '--top', '--traces', '--trace-url']);
 const BOOL_FLAGS = new Set(['--json', '--fail-on-regression', '-h', '--help']);
 
-interface Args {
-  positional: string[];
-  flags: Map<string, string | true>;
-}
 
 function parseArgs(argv: readonly string[]): Args {
-  const positional: string[] = [];
-  const flags = new Map<string, string | true>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') {
-      positional.push(...argv.slice(i + 1));
-      break;
-    }
-    if (a.startsWith('-') && a !== '-') {
-      const eq = a.indexOf('=');
-      const name = eq > 0 ? a.slice(0, eq) : a;
-      if (VALUE_FLAGS.has(name)) {
-        const v = eq > 0 ? a.slice(eq + 1) : argv[++i];
-        if (v === undefined) throw new UsageError(`${name} needs a value`);
-        flags.set(name, v);
-      } else if (BOOL_FLAGS.has(name) && eq < 0) flags.set(name, true);
-      else throw new UsageError(`unknown option ${a} (see tailtrace diagnose --help)`);
-    } else positional.push(a);
-  }
-  return { positional, flags };
+  return parseArgv(argv, VALUE_FLAGS, BOOL_FLAGS, 'tailtrace diagnose --help');
 }
 
 function numberFlag(a: Args, name: string): number | undefined {
