@@ -95,6 +95,8 @@ export async function runLeakScenario(o: LeakScenarioOptions): Promise<LeakScena
       bundles(dirOf('gateway')).find((b) => b.manifest.trigger.kind !== 'baseline' && Date.parse(b.manifest.createdAt) >= leakAt));
     o.log(`  ${((Date.now() - leakAt) / 1000).toFixed(1)} s after the leak started: ${triggered.manifest.trigger.kind}: ${triggered.manifest.trigger.reason}`);
     o.log(`  bundle: ${triggered.dir} (snapshot ${triggered.manifest.snapshot.status}${triggered.manifest.snapshot.reason ? `: ${triggered.manifest.snapshot.reason}` : ''})`);
+    const early = bundles(dirOf('gateway')).filter((b) => b.manifest.trigger.kind !== 'baseline' && Date.parse(b.manifest.createdAt) < leakAt);
+    if (early.length > 0) o.log(`  gateway before the leak: ${early.map((b) => b.manifest.trigger.reason).join('; ')}`);
     for (const s of ['orders', 'inventory'] as const) {
       const other = bundles(dirOf(s)).filter((b) => b.manifest.trigger.kind !== 'baseline');
       o.log(`  ${s}: ${other.length === 0 ? 'no trigger' : other.map((b) => b.manifest.trigger.reason).join('; ')}`);

@@ -39,14 +39,18 @@ test('leak scenario: a trigger captures the evidence, diagnose names OrderSessio
   const manifests = readdirSync(gateway).filter((n) => !n.startsWith('.')).sort()
     .map((n) => JSON.parse(readFileSync(join(gateway, n, 'manifest.json'), 'utf8')) as EvidenceManifest);
   const baseline = manifests.find((m) => m.trigger.kind === 'baseline');
-  const triggered = manifests.find((m) => m.trigger.kind === 'p99_regression' || m.trigger.kind === 'heap_growth');
-  assert.ok(baseline && triggered, manifests.map((m) => m.trigger.kind).join(','));
+  assert.ok(baseline, manifests.map((m) => m.trigger.kind).join(','));
+  // The demo switches the leak on after the baseline; the bundle it diagnoses is the first
+  // trigger after that. (A 5 s-window trigger before the baseline, from start-up noise on a
+  // busy 2-core machine, is possible and is not what this test is about.)
+  const triggered = manifests.find((m) => (m.trigger.kind === 'p99_regression' || m.trigger.kind === 'heap_growth') && Date.parse(m.createdAt) > Date.parse(baseline.createdAt));
+  assert.ok(triggered, manifests.map((m) => `${m.trigger.kind}@${m.createdAt}`).join(','));
   assert.equal(baseline.snapshot.status, 'written');
   assert.equal(triggered.snapshot.status, 'written', JSON.stringify(triggered.snapshot));
-  assert.ok(Date.parse(triggered.createdAt) > Date.parse(baseline.createdAt));
-  assert.match(out, new RegExp(`s after the leak started: (p99_regression|heap_growth): `));
+  assert.match(out, new RegExp(`s after the leak started: ${triggered.trigger.kind}: `));
   // snapshots are private files
-  const snap = join(gateway, readdirSync(gateway).find((n) => n.includes(`-${triggered.trigger.kind}-`))!, triggered.files.snapshot!);
+  const dirOf = (m: EvidenceManifest) => readdirSync(gateway).find((n) => JSON.parse(readFileSync(join(gateway, n, 'manifest.json'), 'utf8')).createdAt === m.createdAt)!;
+  const snap = join(gateway, dirOf(triggered), triggered.files.snapshot!);
   assert.equal(statSync(snap).mode & 0o777, 0o600);
 
   // The verdict printed by the demo names both the class and the route.
