@@ -6,8 +6,8 @@
 // Every step is skipped when its inputs have not changed, so the second run is fast.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -122,6 +122,60 @@ function devEnv(extra) {
   return { NODE_OPTIONS: opts.join(' '), TAILTRACE_ROOT: root, ...extra };
 }
 
+// The packages users install: every packages/* that is not private.
+function publicPackages() {
+  return readdirSync(join(root, 'packages'))
+    .filter((name) => existsSync(join(root, 'packages', name, 'package.json')))
+    .filter((name) => !JSON.parse(readFileSync(join(root, 'packages', name, 'package.json'), 'utf8')).private);
+}
+
+// tsc -b never deletes the output of a source that was removed or renamed; a tarball must not
+// ship it.
+function removeStaleOutputs(pkgDir) {
+  const walk = (rel) => {
+    const dir = join(pkgDir, 'dist', rel);
+    if (!existsSync(dir)) return;
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const file = join(rel, entry.name);
+      if (entry.isDirectory()) {
+        walk(file);
+        continue;
+      }
+      const m = /^(.*)\.(js|d\.ts)(\.map)?$/.exec(file);
+      if (m && !existsSync(join(pkgDir, 'src', `${m[1]}.ts`))) rmSync(join(pkgDir, 'dist', file));
+    }
+  };
+  walk('');
+}
+
+// `npm run pack [-- --out DIR]`: one tarball per public package, as it would be published.
+// pnpm pack turns `workspace:*` into the packed version and applies publishConfig (exports
+// without the tailtrace-source condition); `files` keeps only dist/ (JS and .d.ts), README, LICENSE.
+function pack(args) {
+  const i = args.indexOf('--out');
+  // npm run starts scripts in the root; INIT_CWD is where the user typed the command.
+  const cwd = process.env.INIT_CWD ?? process.cwd();
+  const outDir = resolve(cwd, i >= 0 && args[i + 1] ? args[i + 1] : join(root, '.tailtrace', 'pack'));
+  mkdirSync(outDir, { recursive: true });
+  // Tarballs of an earlier version would be installed beside the new ones by `*.tgz`.
+  for (const f of readdirSync(outDir)) if (/^tailtrace-.*\.tgz$/.test(f)) rmSync(join(outDir, f));
+  const tarballs = [];
+  for (const name of publicPackages()) {
+    const pkgDir = join(root, 'packages', name);
+    removeStaleOutputs(pkgDir);
+    const r = spawnSync(join(binDir, 'pnpm'), ['pack', '--json', '--pack-destination', outDir], {
+      cwd: pkgDir, env: toolEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    if (r.status !== 0) {
+      log(`pnpm pack failed in packages/${name}`);
+      process.exit(r.status ?? 1);
+    }
+    tarballs.push(JSON.parse(r.stdout).filename);
+  }
+  for (const t of tarballs) process.stdout.write(`${t}\n`);
+  log(`${tarballs.length} tarballs in ${relative(cwd, outDir) || '.'}; in an app: npm install ${outDir}/*.tgz`);
+}
+
 function bootstrap() {
   ensureTools();
   ensureInstall();
@@ -152,12 +206,16 @@ switch (command) {
     bootstrap();
     process.exit(node24([join(root, 'packages', 'cli', 'bin', 'tailtrace.js'), ...rest]));
     break;
+  case 'pack':
+    bootstrap();
+    pack(rest);
+    break;
   case 'node':
     // `node scripts/dev.mjs node file.ts`: run anything on the bootstrapped Node 24.
     bootstrap();
     process.exit(node24(rest));
     break;
   default:
-    log(`usage: node ${relative(process.cwd(), fileURLToPath(import.meta.url))} bootstrap|build|test|demo|bench|tailtrace|node`);
+    log(`usage: node ${relative(process.cwd(), fileURLToPath(import.meta.url))} bootstrap|build|test|demo|bench|tailtrace|pack|node`);
     process.exit(command === 'help' ? 0 : 2);
 }

@@ -1,11 +1,14 @@
 // Users get the built dist/, not our sources: every package must load from ESM and from
 // CommonJS (require(esm), no top-level await) on Node 24 and on Node 22, the oldest LTS we
 // support. The packages resolve through this workspace's node_modules, as they would for a user.
+// They must also load on an older Node (the machine's system Node 20, when there is one), where
+// instrument() then turns itself off: nothing may fail at import time there.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { oldNode } from './support/install-packs.ts';
 
 const root = process.env.TAILTRACE_ROOT ?? join(import.meta.dirname, '..');
 const node22 = join(root, '.tools', 'node22', 'node_modules', '.bin', 'node');
@@ -24,7 +27,11 @@ function run(nodeBin: string, args: string[]): { status: number | null; out: str
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
-for (const [label, nodeBin] of [['Node 24', process.execPath], ['Node 22', node22]] as const) {
+const old = oldNode();
+const runtimes: [string, string][] = [['Node 24', process.execPath], ['Node 22', node22]];
+if (old) runtimes.push([`Node ${old.version} (older than supported)`, old.bin]);
+
+for (const [label, nodeBin] of runtimes) {
   test(`${label}: every package loads from CommonJS (require) and ESM (import) with its public API`, () => {
     assert.ok(existsSync(nodeBin), `${label} is installed by the bootstrap (${nodeBin})`);
     for (const [pkg, fn] of packages) {

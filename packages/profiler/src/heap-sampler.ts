@@ -243,7 +243,7 @@ export function startHeapSampling(opts: HeapSamplerOptions = {}): HeapSampler {
 
   const dd = wanted === 'inspector' ? undefined : loadDatadog();
   if (wanted === 'datadog' && dd instanceof Error) {
-    throw new Error(`heap sampler backend 'datadog' needs the optional peer dependency @datadog/pprof, which could not be loaded (${dd.message.split('\n')[0]}); install it or use backend 'inspector' or 'auto'`, { cause: dd });
+    throw new Error(`heap sampler backend 'datadog' needs the optional peer dependency @datadog/pprof, which could not be loaded (${dd.message.split('\n')[0]}): npm install @datadog/pprof, or use backend 'inspector' or 'auto'`, { cause: dd });
   }
   const startedAt = process.hrtime.bigint();
   const conversion = (): HeapProfileConversion => ({
