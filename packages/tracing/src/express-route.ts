@@ -1,29 +1,39 @@
 // Derives the route template ("/api/users/:id") of an express request without patching express.
 //
-// At response end `req.route` is the Route object that handled the request and `req.app` the
-// (sub-)app. `req.baseUrl` is the *concrete* mount prefix ("/tenants/42"), unusable as a metric
-// label, so instead we walk the app's router stack once per Route object to find the chain of
-// mount layers that leads to it and read each mount's pattern:
-//  - Express 5 (router >= 2.3): `layer.rawPath` is the pattern as given (string, RegExp, array);
-//  - Express 4: the layer only keeps its compiled `regexp` and `keys`, from which the simple
-//    path-to-regexp 0.1 forms (static segments and :params) are rebuilt; anything else falls back
-//    to the RegExp's string form, which is still bounded.
-// Results are cached per Route object (WeakMap) so the walk happens once per route, not per request.
-// This is the same information OTel's express instrumentation collects by patching Layer.handle.
+// The anchor is `req.route`, the Route object express dispatched (documented, and never reset
+// when the request leaves a router or sub-app). What is missing is the chain of mounts above it:
+// `req.baseUrl` is concrete ("/tenants/42") and is restored when the request leaves a router, so
+// the chain is rebuilt from the structure of the app that owns the Route:
+//  - the app the Route was dispatched in, as seen on router's `express.router.request`
+//    diagnostics channel (router >= 2.3, Express 5) when express-router-watch.ts saw it;
+//  - else the app the request is in at the end (a response sent inside a sub-app);
+//  - else the app our middleware ran in;
+//  - else (the Route lives in a sub-app the request already left, Express 4 or router < 2.3) the
+//    sub-app mounts the path goes through are replayed from the app our middleware ran in.
+// Within an app, routers are visible (`layer.handle.stack`); sub-apps are not (express mounts
+// them behind a closure), which is why the app itself has to be known. Each app's own mount
+// prefix comes from the documented `app.mountpath` and `app.parent`.
+// Patterns: Express 5 layers keep the pattern as given (`layer.rawPath`); Express 4 layers only
+// keep the compiled `regexp` and `keys`, from which simple forms are rebuilt (else the RegExp's
+// string form, still a bounded label). Every result depends only on the app's structure and this
+// request, never on which requests came before; caches hold results of that same computation.
 
 export const UNMATCHED = '(unmatched)';
+/** A response from middleware without a matched route (static files, auth rejections). */
+export const MIDDLEWARE = '(middleware)';
 
 interface LayerLike {
   route?: unknown;
   handle?: unknown;
+  name?: unknown;
   rawPath?: unknown;
-  regexp?: RegExp & { fast_slash?: boolean };
+  regexp?: RegExp & { fast_slash?: boolean; fast_star?: boolean };
   keys?: Array<{ name: string | number; optional?: boolean }>;
 }
 interface RouterLike {
   stack?: unknown;
 }
-interface AppLike {
+export interface AppLike {
   _router?: RouterLike;
   router?: RouterLike;
   mountpath?: unknown;
@@ -33,47 +43,81 @@ export interface RoutedRequest {
   route?: unknown;
   app?: unknown;
   baseUrl?: string;
+  originalUrl?: string;
+  url?: string;
+}
+/** Where a Route was dispatched: the app it ran in and the concrete baseUrl at that moment. */
+export interface RouteSighting {
+  seenRoute: object | undefined;
+  seenApp: unknown;
+  seenBaseUrl: string;
 }
 
-const templates = new WeakMap<object, string>();
-const layerPatterns = new WeakMap<object, string>();
 const MAX_DEPTH = 16;
+const chainCache = new WeakMap<object, WeakMap<object, string[]>>();
+const templateCache = new WeakMap<object, WeakMap<object, string>>();
+const prefixCache = new WeakMap<object, string>();
+const layerPatterns = new WeakMap<object, string>();
 
-export function routeTemplate(req: RoutedRequest): string {
+/**
+ * The template of the Route that handled `req`, or undefined when no route matched.
+ * `root` is the app our middleware ran in.
+ */
+export function routeTemplate(req: RoutedRequest, seen: RouteSighting | undefined, root: unknown): string | undefined {
   const route = req.route;
-  if (route === null || typeof route !== 'object') return UNMATCHED;
-  const cached = templates.get(route);
-  if (cached !== undefined) return cached;
-  const { template, cacheable } = computeTemplate(route as { path?: unknown }, req.app as AppLike | undefined, req.baseUrl ?? '');
-  if (cacheable) templates.set(route, template);
-  return template;
-}
-
-function computeTemplate(route: { path?: unknown }, app: AppLike | undefined, baseUrl: string): { template: string; cacheable: boolean } {
-  const routePath = patternString(route.path);
-  const prefix = app ? appPrefix(app, 0) : '';
-  const stack = app ? rootStack(app) : undefined;
-  const chains: string[] = [];
-  if (stack) findChains(stack, route, '', chains, 0);
-  // No chain found (a router we cannot see into): the concrete baseUrl would leak IDs into the
-  // label, so fall back to the route's own pattern, which is bounded.
-  if (chains.length === 0) return { template: join(prefix, routePath), cacheable: false };
-  const unique = [...new Set(chains)];
-  if (unique.length === 1) return { template: join(prefix + unique[0], routePath), cacheable: true };
-  // The same Route is reachable through several mounts: pick the one whose static part matches
-  // this request's concrete baseUrl; not cached because it depends on the request.
-  const pick = unique.find((c) => baseUrl.startsWith(staticPart(prefix + c))) ?? unique[0] ?? '';
-  return { template: join(prefix + pick, routePath), cacheable: false };
-}
-
-function staticPart(t: string): string {
-  let i = 0;
-  while (i < t.length) {
-    const c = t.charCodeAt(i);
-    if (c === 0x3a /* : */ || c === 0x2a /* * */ || c === 0x28 /* ( */ || c === 0x7b /* { */ || c === 0x2c /* , */) break;
-    i++;
+  if (route === null || typeof route !== 'object') return undefined;
+  const baseUrl = req.baseUrl ?? '';
+  if (seen !== undefined && seen.seenRoute === route) {
+    const t = templateInApp(route, seen.seenApp, seen.seenBaseUrl);
+    if (t !== undefined) return t;
   }
-  return t.slice(0, i);
+  const now = templateInApp(route, req.app, baseUrl);
+  if (now !== undefined) return now;
+  if (root !== req.app) {
+    const t = templateInApp(route, root, baseUrl);
+    if (t !== undefined) return t;
+  }
+  return replayedTemplate(route as { path?: unknown }, root ?? req.app, pathOnly(req.originalUrl ?? req.url ?? '/'));
+}
+
+function isObject(x: unknown): x is object {
+  return (typeof x === 'object' || typeof x === 'function') && x !== null;
+}
+
+/** The template when `route` is reachable from `app` through visible routers, else undefined. */
+function templateInApp(route: object, app: unknown, baseUrl: string): string | undefined {
+  if (!isObject(app)) return undefined;
+  let perApp = templateCache.get(app);
+  const cached = perApp?.get(route);
+  if (cached !== undefined) return cached;
+  const chains = chainsOf(app as AppLike, route);
+  if (chains.length === 0) return undefined;
+  const prefix = appPrefix(app as AppLike);
+  const routePath = patternString((route as { path?: unknown }).path);
+  if (chains.length === 1) {
+    const t = join(prefix + chains[0], routePath);
+    if (perApp === undefined) templateCache.set(app, (perApp = new WeakMap()));
+    perApp.set(route, t);
+    return t;
+  }
+  // The same Route is reachable through several mounts (one router used twice): the one whose
+  // pattern matches this request's concrete baseUrl, so this result depends on the request.
+  const pick = chains.find((c) => matchPath(prefix + c, baseUrl, true) !== undefined) ?? chains[0] ?? '';
+  return join(prefix + pick, routePath);
+}
+
+function chainsOf(app: AppLike, route: object): string[] {
+  let perApp = chainCache.get(app);
+  if (perApp === undefined) chainCache.set(app, (perApp = new WeakMap()));
+  let chains = perApp.get(route);
+  if (chains === undefined) {
+    const found: string[] = [];
+    const stack = rootStack(app);
+    if (stack !== undefined) findChains(stack, route, '', found, 0);
+    chains = [...new Set(found)];
+    perApp.set(route, chains);
+  }
+  return chains;
 }
 
 function join(prefix: string, routePath: string): string {
@@ -83,7 +127,7 @@ function join(prefix: string, routePath: string): string {
 }
 
 function rootStack(app: AppLike): unknown[] | undefined {
-  // Express 4 keeps the router in `_router` (its `router` getter throws); Express 5 in `router`.
+  // Express 4 keeps its router in `_router` (its `router` getter throws); Express 5 in `router`.
   let router: RouterLike | undefined = app._router;
   if (router === undefined) {
     try {
@@ -92,14 +136,30 @@ function rootStack(app: AppLike): unknown[] | undefined {
       return undefined;
     }
   }
-  return router && Array.isArray(router.stack) ? router.stack : undefined;
+  return router !== undefined && router !== null && Array.isArray(router.stack) ? router.stack : undefined;
 }
 
-/** Mount prefix of a sub-app: its mountpath plus its parents' (app.use('/v1', subApp)). */
-function appPrefix(app: AppLike, depth: number): string {
-  const parent = app.parent as AppLike | undefined;
-  if (parent === undefined || parent === null || depth > MAX_DEPTH) return '';
-  return appPrefix(parent, depth + 1) + mountString(app.mountpath);
+/** Mount prefix of a (sub-)app: its mountpath after its parents' (app.use('/v1', subApp)). */
+function appPrefix(app: AppLike): string {
+  let p = prefixCache.get(app);
+  if (p === undefined) {
+    p = '';
+    let a: AppLike | undefined = app;
+    for (let depth = 0; depth < MAX_DEPTH && a !== undefined; depth++) {
+      const parent = a.parent;
+      if (!isObject(parent)) break;
+      p = mountString(a.mountpath) + p;
+      a = parent as AppLike;
+    }
+    prefixCache.set(app, p);
+  }
+  return p;
+}
+
+function routerStackOf(layer: LayerLike): unknown[] | undefined {
+  const handle = layer.handle;
+  const stack = typeof handle === 'function' ? (handle as RouterLike).stack : undefined;
+  return Array.isArray(stack) ? stack : undefined;
 }
 
 function findChains(stack: unknown[], route: object, prefix: string, out: string[], depth: number): void {
@@ -107,13 +167,108 @@ function findChains(stack: unknown[], route: object, prefix: string, out: string
     const layer = item as LayerLike;
     if (layer.route === route) out.push(prefix);
     else if (layer.route === undefined && depth < MAX_DEPTH) {
-      const handle = layer.handle;
-      const stack = typeof handle === 'function' ? (handle as RouterLike).stack : undefined;
-      if (Array.isArray(stack)) {
-        findChains(stack, route, prefix + layerPattern(layer), out, depth + 1);
-      }
+      const inner = routerStackOf(layer);
+      if (inner !== undefined) findChains(inner, route, prefix + layerPattern(layer), out, depth + 1);
     }
   }
+}
+
+/**
+ * The Route lives in a sub-app the request left before the response (Express 4, or Express 5
+ * without router's diagnostics channel): walk the path through the visible routers of `root`
+ * and take the first mounted sub-app it enters whose remaining path can reach the route. What
+ * lies inside that sub-app (its own routers) cannot be seen from here.
+ */
+function replayedTemplate(route: { path?: unknown }, root: unknown, path: string): string {
+  const routePath = patternString(route.path);
+  if (!isObject(root)) return join('', routePath);
+  const stack = rootStack(root as AppLike);
+  const prefix = appPrefix(root as AppLike);
+  const mount = stack === undefined ? undefined : subAppMountOnPath(stack, path, '', routePath, 0);
+  return join(prefix + (mount ?? ''), routePath);
+}
+
+function subAppMountOnPath(stack: unknown[], path: string, prefix: string, routePath: string, depth: number): string | undefined {
+  let fallback: string | undefined;
+  for (const item of stack) {
+    const layer = item as LayerLike;
+    if (layer.route !== undefined) continue;
+    const rest = layerPrefixMatch(layer, path);
+    if (rest === undefined) continue;
+    const here = prefix + layerPattern(layer);
+    const inner = routerStackOf(layer);
+    if (inner !== undefined) {
+      if (depth < MAX_DEPTH) {
+        const found = subAppMountOnPath(inner, rest, here, routePath, depth + 1);
+        if (found !== undefined) return found;
+      }
+    } else if (layer.name === 'mounted_app') {
+      if (matchPath(routePath, rest, true) !== undefined) return here;
+      fallback ??= here;
+    }
+  }
+  return fallback;
+}
+
+/** The rest of `path` after the mount `layer` matched its start, else undefined. */
+function layerPrefixMatch(layer: LayerLike, path: string): string | undefined {
+  const re = layer.regexp;
+  if (re instanceof RegExp) {
+    // Express 4: the layer's own compiled matcher; it has no g/y flag, so exec keeps no state.
+    if (re.fast_slash === true) return path;
+    if (re.global || re.sticky) return undefined;
+    const m = re.exec(path);
+    return m === null ? undefined : restAfter(path, m[0].length);
+  }
+  const raw = layer.rawPath;
+  if (raw === '/' || raw === undefined) return path;
+  const alternatives = Array.isArray(raw) ? raw : [raw];
+  for (const alt of alternatives) {
+    const n = alt instanceof RegExp ? regexpPrefix(alt, path) : typeof alt === 'string' ? matchPath(alt, path, false) : undefined;
+    if (n !== undefined) return restAfter(path, n);
+  }
+  return undefined;
+}
+
+function regexpPrefix(re: RegExp, path: string): number | undefined {
+  if (re.global || re.sticky) return undefined;
+  const m = re.exec(path);
+  return m === null || m.index !== 0 ? undefined : m[0].length;
+}
+
+function restAfter(path: string, n: number): string {
+  const rest = path.slice(n);
+  return rest === '' ? '/' : rest.charCodeAt(0) === 0x2f ? rest : '/' + rest;
+}
+
+/**
+ * Matches a path pattern's simple forms segment by segment (static segments case-insensitively,
+ * ':name' any one segment) and returns how many characters of `path` it consumed; a segment it
+ * cannot judge (wildcards, optional groups, regexps) counts as "may match" and ends the match
+ * there. With `end`, the pattern must consume the whole path (a trailing '/' is allowed).
+ */
+export function matchPath(pattern: string, path: string, end: boolean): number | undefined {
+  if (pattern === '' || pattern === '/') return end ? (path === '' || path === '/' ? path.length : undefined) : 0;
+  if (pattern.charCodeAt(0) !== 0x2f) return path.length;
+  const pats = pattern.split('/');
+  let at = 0;
+  for (let i = 1; i < pats.length; i++) {
+    const seg = pats[i] ?? '';
+    if (/[*{}()?+[\]|\\,]/.test(seg)) return path.length;
+    if (path.charCodeAt(at) !== 0x2f) return undefined;
+    let next = path.indexOf('/', at + 1);
+    if (next === -1) next = path.length;
+    const got = path.slice(at + 1, next);
+    if (seg.charCodeAt(0) === 0x3a /* : */ ? got === '' : got.toLowerCase() !== seg.toLowerCase()) return undefined;
+    at = next;
+  }
+  if (end && !(at === path.length || (at === path.length - 1 && path.charCodeAt(at) === 0x2f))) return undefined;
+  return at;
+}
+
+function pathOnly(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
 }
 
 function layerPattern(layer: LayerLike): string {
@@ -121,7 +276,7 @@ function layerPattern(layer: LayerLike): string {
   if (cached !== undefined) return cached;
   let p: string;
   if (layer.rawPath !== undefined) p = mountString(layer.rawPath);
-  else if (layer.regexp instanceof RegExp) p = layer.regexp.fast_slash ? '' : express4Pattern(layer.regexp, layer.keys ?? []);
+  else if (layer.regexp instanceof RegExp) p = layer.regexp.fast_slash === true ? '' : express4Pattern(layer.regexp, layer.keys ?? []);
   else p = '';
   layerPatterns.set(layer, p);
   return p;
@@ -129,9 +284,11 @@ function layerPattern(layer: LayerLike): string {
 
 /** A mount path: '/' means no prefix and a trailing '/' is not part of the template. */
 function mountString(p: unknown): string {
-  const s = patternString(p);
-  if (s === '/') return '';
-  return s.length > 1 && s.endsWith('/') ? s.slice(0, -1) : s;
+  if (Array.isArray(p)) return p.map(mountString).join(',');
+  // A RegExp's string form ends with '/' too, and that one belongs to it.
+  if (typeof p !== 'string') return patternString(p);
+  if (p === '/') return '';
+  return p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;
 }
 
 /** String form of a path pattern: strings as-is, RegExps as /source/flags, arrays joined by ','. */

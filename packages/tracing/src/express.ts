@@ -6,8 +6,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Span } from '@opentelemetry/api';
 import { normalizeMethod, pathOf, splitHostPort } from './http-common.ts';
-import { routeTemplate, UNMATCHED } from './express-route.ts';
-import type { RoutedRequest } from './express-route.ts';
+import { MIDDLEWARE, routeTemplate, UNMATCHED } from './express-route.ts';
+import type { RoutedRequest, RouteSighting } from './express-route.ts';
+import { watchRouterDispatch } from './express-router-watch.ts';
 import type { Runtime } from './runtime.ts';
 
 export type NextFunction = (err?: unknown) => void;
@@ -16,9 +17,11 @@ export type ExpressErrorMiddleware = (err: unknown, req: IncomingMessage, res: S
 
 const kState = Symbol('tailtrace.httpServer');
 
-interface ServerState {
+interface ServerState extends RouteSighting {
   rt: Runtime;
-  req: IncomingMessage & RoutedRequest & { originalUrl?: string };
+  req: IncomingMessage & RoutedRequest;
+  /** The app this middleware runs in (req.app now); route templates are resolved from it. */
+  root: unknown;
   span: Span | undefined;
   start: number;
   method: string;
@@ -27,14 +30,22 @@ interface ServerState {
 
 type TracedResponse = ServerResponse & { [kState]?: ServerState | undefined };
 
+function stateOf(res: object): ServerState | undefined {
+  return (res as TracedResponse)[kState];
+}
+
 export function createExpressMiddleware(rt: Runtime): ExpressMiddleware {
+  watchRouterDispatch(stateOf);
   return function tailtraceExpress(req, res, next) {
     const tres = res as TracedResponse;
     // Mounted twice (app and sub-app): the outer instance owns the request.
     if (tres[kState] !== undefined) return next();
     const start = performance.now();
     const method = normalizeMethod(req.method);
-    const state: ServerState = { rt, req, span: undefined, start, method, error: undefined };
+    const state: ServerState = {
+      rt, req, root: (req as RoutedRequest).app, span: undefined, start, method, error: undefined,
+      seenRoute: undefined, seenApp: undefined, seenBaseUrl: '',
+    };
     tres[kState] = state;
     // 'close' fires after 'finish' for completed responses and alone for aborted ones, so one
     // listener covers both.
@@ -77,15 +88,16 @@ function onClose(this: TracedResponse): void {
   if (state === undefined) return;
   this[kState] = undefined;
   const end = performance.now();
-  const route = routeTemplate(state.req);
   const completed = this.writableFinished;
   // No response at all (client went away first): status 0, as for network errors.
   const statusCode = completed || this.headersSent ? this.statusCode : 0;
+  const template = routeTemplate(state.req, state, state.root);
+  const route = template ?? pseudoRoute(statusCode);
   const span = state.span;
   let traceId: string | undefined;
   let spanId: string | undefined;
   if (span !== undefined) {
-    if (span.isRecording()) finishSpan(span, state, route, statusCode, completed);
+    if (span.isRecording()) finishSpan(span, state, route, template !== undefined, statusCode, completed);
     span.end(end);
     const sc = span.spanContext();
     if ((sc.traceFlags & 1) === 1) {
@@ -96,11 +108,21 @@ function onClose(this: TracedResponse): void {
   state.rt.emit({ kind: 'http_server', durationS: (end - state.start) / 1000, method: state.method, route, statusCode, traceId, spanId });
 }
 
-function finishSpan(span: Span, state: ServerState, route: string, statusCode: number, completed: boolean): void {
-  if (route !== UNMATCHED) {
-    span.updateName(`${state.method === '_OTHER' ? 'HTTP' : state.method} ${route}`);
-    span.setAttribute('http.route', route);
-  }
+/**
+ * Label of a request no route matched: a 404 (or no response at all) is '(unmatched)'; any
+ * other response came from middleware (express.static, an auth check) and is '(middleware)', so
+ * static files do not hide among the 404s of scanners.
+ */
+function pseudoRoute(statusCode: number): string {
+  return statusCode === 404 || statusCode === 0 ? UNMATCHED : MIDDLEWARE;
+}
+
+function finishSpan(span: Span, state: ServerState, route: string, matched: boolean, statusCode: number, completed: boolean): void {
+  // The span is named like the metric label, also for the pseudo-routes, so the exemplar of a
+  // '(unmatched)' series opens a span of that name; http.route only ever holds a real template
+  // (semconv: not set when there is no route).
+  span.updateName(`${state.method === '_OTHER' ? 'HTTP' : state.method} ${route}`);
+  if (matched) span.setAttribute('http.route', route);
   if (statusCode !== 0) span.setAttribute('http.response.status_code', statusCode);
   const err = state.error;
   if (err instanceof Error) span.recordException(err);

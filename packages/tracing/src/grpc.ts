@@ -5,7 +5,7 @@ import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } f
 import type { Context, Span, TextMapGetter, TextMapSetter } from '@opentelemetry/api';
 import type * as GrpcModule from '@grpc/grpc-js';
 import type { Interceptor, Metadata, ServerInterceptor, StatusObject } from '@grpc/grpc-js';
-import { splitHostPort } from './http-common.ts';
+import { parseGrpcPeer, parseGrpcTarget } from './grpc-target.ts';
 import type { Runtime } from './runtime.ts';
 
 export type { Interceptor as GrpcClientInterceptor, ServerInterceptor as GrpcServerInterceptor } from '@grpc/grpc-js';
@@ -17,10 +17,27 @@ export const GRPC_STATUS_NAMES: readonly string[] = [
 ];
 const CANCELLED = 1;
 const DEADLINE_EXCEEDED = 4;
+/**
+ * The client's own deadline timer resets the stream when its deadline passes; the server's copy
+ * of that deadline started when the headers arrived, so the reset reaches it a few ms before (or
+ * after) its own deadline. A cancellation that close to the deadline is the deadline.
+ */
+const DEADLINE_SLACK_MS = 20;
 
 let grpcModule: typeof GrpcModule | undefined;
+/**
+ * grpc-js itself, loaded the first time an interceptor runs: grpc-js is the caller then, so it is
+ * installed. Building the interceptors (instrument() does) must not need it: an express-only
+ * service has no grpc-js.
+ */
 function grpc(): typeof GrpcModule {
-  grpcModule ??= createRequire(import.meta.url)('@grpc/grpc-js') as typeof GrpcModule;
+  if (grpcModule === undefined) {
+    try {
+      grpcModule = createRequire(import.meta.url)('@grpc/grpc-js') as typeof GrpcModule;
+    } catch {
+      throw new Error('tailtrace: the gRPC interceptors need @grpc/grpc-js: npm install @grpc/grpc-js');
+    }
+  }
   return grpcModule;
 }
 
@@ -76,11 +93,34 @@ function deadlineMs(deadline: unknown): number | undefined {
   return Number.isFinite(at) ? at : undefined;
 }
 
-function endRpcSpan(span: Span, code: number, details: string | undefined): void {
+/** The status description of an error: the peer's details, never "OK" or empty. */
+function errorMessage(code: number, details: string | undefined): string {
+  return details === undefined || details === '' || details === 'OK' ? statusName(code) : details;
+}
+
+function endRpcSpan(span: Span, code: number, details: string | undefined, counts: MessageCounts): void {
   span.setAttribute('rpc.grpc.status_code', code);
+  // No stable semconv attribute counts messages; these two are ours (the per-message events are
+  // semconv's rpc.message with rpc.message.type SENT/RECEIVED and rpc.message.id).
+  span.setAttribute('rpc.grpc.messages_sent', counts.sent);
+  span.setAttribute('rpc.grpc.messages_received', counts.received);
   if (code !== 0) {
     span.setAttribute('error.type', statusName(code));
-    span.setStatus({ code: SpanStatusCode.ERROR, message: details });
+    span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(code, details) });
+  }
+  if (code === CANCELLED) span.addEvent('cancelled');
+  else if (code === DEADLINE_EXCEEDED) span.addEvent('deadline_exceeded');
+}
+
+interface MessageCounts {
+  sent: number;
+  received: number;
+}
+
+/** One semconv rpc.message event per message, when the option asks for them (ids count from 1). */
+function messageEvent(span: Span | undefined, rt: Runtime, type: 'SENT' | 'RECEIVED', id: number): void {
+  if (rt.grpcMessageEvents === true && span !== undefined && span.isRecording()) {
+    span.addEvent('rpc.message', { 'rpc.message.type': type, 'rpc.message.id': id });
   }
 }
 
@@ -92,7 +132,7 @@ function setRpcAttributes(span: Span, rpc: RpcName, deadline: number | undefined
   if (deadline !== undefined) span.setAttribute('rpc.grpc.deadline_remaining_ms', Math.max(0, Math.round(deadline - now)));
 }
 
-class ServerCall {
+class ServerCall implements MessageCounts {
   readonly rt: Runtime;
   readonly rpc: RpcName;
   readonly start = performance.now();
@@ -100,6 +140,8 @@ class ServerCall {
   span: Span | undefined;
   ctx: Context = ROOT_CONTEXT;
   done = false;
+  sent = 0;
+  received = 0;
 
   constructor(rt: Runtime, rpc: RpcName, deadline: number | undefined) {
     this.rt = rt;
@@ -124,11 +166,7 @@ class ServerCall {
     let spanId: string | undefined;
     const span = this.span;
     if (span !== undefined) {
-      if (span.isRecording()) {
-        endRpcSpan(span, code, details);
-        if (code === CANCELLED) span.addEvent('cancelled');
-        else if (code === DEADLINE_EXCEEDED) span.addEvent('deadline_exceeded');
-      }
+      if (span.isRecording()) endRpcSpan(span, code, details, this);
       span.end(end);
       const sc = span.spanContext();
       if ((sc.traceFlags & 1) === 1) {
@@ -142,21 +180,34 @@ class ServerCall {
     });
   }
 
-  /** grpc-js reports cancel both for client cancellation and for its own deadline timer. */
+  /**
+   * grpc-js calls onCancel when the call is over: after the status went out (we finished then),
+   * after its own deadline timer answered DEADLINE_EXCEEDED (which never passes the interceptors),
+   * or when the client reset the stream.
+   */
   cancelled(): void {
-    const code = this.deadline !== undefined && Date.now() >= this.deadline ? DEADLINE_EXCEEDED : CANCELLED;
-    this.finish(code, code === CANCELLED ? 'Cancelled' : 'Deadline exceeded');
+    const code = this.deadline !== undefined && Date.now() >= this.deadline - DEADLINE_SLACK_MS ? DEADLINE_EXCEEDED : CANCELLED;
+    this.finish(code, code === CANCELLED ? 'Cancelled by the client' : 'Deadline exceeded');
+  }
+
+  /** A status sent by the handler, as the client saw it: past the deadline it saw DEADLINE_EXCEEDED. */
+  status(code: number, details: string | undefined): void {
+    if (this.expired()) this.finish(DEADLINE_EXCEEDED, 'Deadline exceeded');
+    else this.finish(code, details);
+  }
+
+  expired(): boolean {
+    return this.deadline !== undefined && Date.now() >= this.deadline;
   }
 }
 
 export function createServerInterceptor(rt: Runtime): ServerInterceptor {
-  const g = grpc();
   return function tailtraceServerInterceptor(methodDescriptor, call) {
     const st = new ServerCall(rt, parseRpcPath(methodDescriptor.path), deadlineMs(call.getDeadline()));
     // Every listener step forwards inside the span's context: grpc-js invokes the handler from
     // these callbacks (unary/server-streaming on half-close, the streaming kinds on metadata),
     // so the handler and its stream events run with the server span active.
-    return new g.ServerInterceptingCall(call, {
+    return new (grpc().ServerInterceptingCall)(call, {
       start(next) {
         next({
           onReceiveMetadata(md, nextMd) {
@@ -164,6 +215,7 @@ export function createServerInterceptor(rt: Runtime): ServerInterceptor {
             context.with(st.ctx, nextMd, undefined, md);
           },
           onReceiveMessage(msg: unknown, nextMsg) {
+            messageEvent(st.span, rt, 'RECEIVED', ++st.received);
             context.with(st.ctx, nextMsg, undefined, msg);
           },
           onReceiveHalfClose(nextHc) {
@@ -174,10 +226,12 @@ export function createServerInterceptor(rt: Runtime): ServerInterceptor {
           },
         });
       },
+      sendMessage(message: unknown, next: (m: unknown) => void) {
+        messageEvent(st.span, rt, 'SENT', ++st.sent);
+        next(message);
+      },
       sendStatus(status, next) {
-        // A handler answering after grpc-js already sent DEADLINE_EXCEEDED: the client saw that.
-        const late = status.code === 0 && st.deadline !== undefined && Date.now() >= st.deadline;
-        st.finish(late ? DEADLINE_EXCEEDED : status.code, status.details);
+        st.status(status.code, status.details);
         next(status);
       },
     });
@@ -185,12 +239,16 @@ export function createServerInterceptor(rt: Runtime): ServerInterceptor {
 }
 
 export function createClientInterceptor(rt: Runtime): Interceptor {
-  const g = grpc();
   return function tailtraceClientInterceptor(options, nextCall) {
     const rpc = parseRpcPath(options.method_definition.path);
     const parent = context.active();
     const start = performance.now();
     const inner = nextCall(options);
+    // Before it starts, a call reports the channel target as its peer (grpc-js falls back to
+    // channel.getTarget() until a connection is picked); the interceptor has no other public
+    // way to the target.
+    const target = inner.getPeer();
+    const counts: MessageCounts = { sent: 0, received: 0 };
     let span: Span | undefined;
     let done = false;
     const finish = (status: StatusObject): void => {
@@ -201,14 +259,13 @@ export function createClientInterceptor(rt: Runtime): Interceptor {
       let spanId: string | undefined;
       if (span !== undefined) {
         if (span.isRecording()) {
-          const peer = splitHostPort(inner.getPeer());
-          if (peer.host !== 'unknown' && peer.host !== '') {
-            span.setAttribute('server.address', peer.host);
-            if (peer.port !== undefined) span.setAttribute('server.port', peer.port);
+          const peerName = inner.getPeer();
+          const peer = peerName === target ? undefined : parseGrpcPeer(peerName);
+          if (peer !== undefined) {
+            span.setAttribute('network.peer.address', peer.address);
+            if (peer.port !== undefined) span.setAttribute('network.peer.port', peer.port);
           }
-          endRpcSpan(span, status.code, status.details);
-          if (status.code === CANCELLED) span.addEvent('cancelled');
-          else if (status.code === DEADLINE_EXCEEDED) span.addEvent('deadline_exceeded');
+          endRpcSpan(span, status.code, status.details, counts);
         }
         span.end(end);
         const sc = span.spanContext();
@@ -222,16 +279,24 @@ export function createClientInterceptor(rt: Runtime): Interceptor {
         rpcService: rpc.service, rpcMethod: rpc.method, grpcStatusCode: status.code, traceId, spanId,
       });
     };
-    return new g.InterceptingCall(inner, {
+    return new (grpc().InterceptingCall)(inner, {
       start(metadata, listener, next) {
         if (rt.enabled) {
           span = rt.tracer.startSpan(rpc.name, { kind: SpanKind.CLIENT, startTime: start }, parent);
-          if (span.isRecording()) setRpcAttributes(span, rpc, deadlineMs(options.deadline), Date.now());
+          if (span.isRecording()) {
+            setRpcAttributes(span, rpc, deadlineMs(options.deadline), Date.now());
+            const server = parseGrpcTarget(target);
+            if (server !== undefined) {
+              span.setAttribute('server.address', server.address);
+              if (server.port !== undefined) span.setAttribute('server.port', server.port);
+            }
+          }
           propagation.inject(trace.setSpan(parent, span), metadata, metadataSetter);
         }
         next(metadata, {
           // Callbacks run in the caller's context, not whatever the socket event carried.
           onReceiveMessage(msg: unknown, nextMsg: (m: unknown) => void) {
+            messageEvent(span, rt, 'RECEIVED', ++counts.received);
             context.with(parent, nextMsg, undefined, msg);
           },
           onReceiveStatus(status: StatusObject, nextStatus: (s: StatusObject) => void) {
@@ -239,6 +304,10 @@ export function createClientInterceptor(rt: Runtime): Interceptor {
             context.with(parent, nextStatus, undefined, status);
           },
         });
+      },
+      sendMessage(message: unknown, next: (m: unknown) => void) {
+        messageEvent(span, rt, 'SENT', ++counts.sent);
+        next(message);
       },
     });
   };

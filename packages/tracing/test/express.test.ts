@@ -161,20 +161,22 @@ for (const [label, factory, v5] of [['express 5', express5, true], ['express 4',
       assert.ok(Math.abs(spanS - rec.durationS) < 1e-5, `${spanS} vs ${rec.durationS}`);
     });
 
-    test('unmatched path -> (unmatched), name is just the method', async () => {
+    test('unmatched path -> (unmatched): the span is named like the metric label, without http.route', async () => {
       const { res, span, rec } = await one('GET', '/nothing/here');
       assert.equal(res.status, 404);
-      assert.equal(span.name, 'GET');
+      assert.equal(span.name, 'GET (unmatched)');
       assert.equal(span.attributes['http.route'], undefined);
       assert.equal(rec.route, '(unmatched)');
       assert.equal(rec.statusCode, 404);
       assert.equal(span.status.code, SpanStatusCode.UNSET);
     });
 
-    test('response ended by earlier middleware (401) is unmatched and not an error', async () => {
+    test('response ended by earlier middleware (401) is (middleware), not the 404 label, and not an error', async () => {
       const { res, span, rec } = await one('GET', '/users/1', { 'x-deny': '1' });
       assert.equal(res.status, 401);
-      assert.equal(rec.route, '(unmatched)');
+      assert.equal(rec.route, '(middleware)');
+      assert.equal(span.name, 'GET (middleware)');
+      assert.equal(span.attributes['http.route'], undefined);
       assert.equal(span.attributes['http.response.status_code'], 401);
       assert.equal(span.status.code, SpanStatusCode.UNSET);
       assert.equal(span.attributes['error.type'], undefined);
@@ -208,7 +210,7 @@ for (const [label, factory, v5] of [['express 5', express5, true], ['express 4',
       assert.equal(rec.method, '_OTHER');
       assert.equal(span.attributes['http.request.method'], '_OTHER');
       assert.equal(span.attributes['http.request.method_original'], 'PURGE');
-      assert.equal(span.name, 'HTTP');
+      assert.equal(span.name, 'HTTP (unmatched)');
     });
 
     test('parent from traceparent; handler spans are children (also after await)', async () => {

@@ -257,5 +257,17 @@ describe('gRPC interceptors', () => {
     assert.equal(ss.parentSpanContext?.spanId, '00f067aa0ba902b7');
     assert.equal(ss.spanContext().traceState?.get('vendor'), 'abc');
   });
+
+  test('several tracestate metadata values are one list; invalid members dropped alone', async () => {
+    reset();
+    const md = new grpc.Metadata();
+    md.set('traceparent', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01');
+    md.add('tracestate', 'foo=1, BAD=2');
+    md.add('tracestate', 'bar=3,foo=4');
+    await unary(plain, { text: 'v' }, {}, md);
+    await waitFor(() => h.records.length >= 1);
+    const ss = (await h.spans()).find((s) => s.kind === SpanKind.SERVER)!;
+    assert.equal(ss.spanContext().traceState?.serialize(), 'foo=1,bar=3');
+  });
 });
 

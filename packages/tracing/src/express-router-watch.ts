@@ -1,0 +1,57 @@
+// Sees, through router's `express.router.request` TracingChannel (router >= 2.3, which Express 5
+// uses), which app a Route was dispatched in. That app is otherwise lost when the request leaves
+// a sub-app before the response (an error or a 404 from a param callback inside it): express
+// restores `req.app` and `req.baseUrl` on the way out but keeps `req.route`.
+// The channel is router's public hook for tracers ("without monkey-patching", its README says).
+// Subscribing makes router trace every layer invocation, so the handler stays small: no
+// allocation, one property read for requests we do not own.
+import dc from 'node:diagnostics_channel';
+import type { RouteSighting } from './express-route.ts';
+
+const START = 'tracing:express.router.request:start';
+
+interface LayerStart {
+  req?: { route?: unknown; app?: unknown; baseUrl?: unknown };
+  res?: object;
+  layer?: unknown;
+}
+type StateLookup = (res: object) => RouteSighting | undefined;
+
+let lookup: StateLookup | undefined;
+
+function onLayerStart(message: unknown): void {
+  const ctx = message as LayerStart;
+  const res = ctx.res;
+  if (lookup === undefined || res === undefined || res === null) return;
+  const state = lookup(res);
+  const req = ctx.req;
+  if (state === undefined || req === undefined) return;
+  const route = req.route;
+  if (route === null || typeof route !== 'object') return;
+  // Only an invocation that belongs to req.route counts: the Route's own layer (its param
+  // callbacks run with it) or one of its handlers. Middleware after a route that called next()
+  // must not re-home that route in the app the request moved on to.
+  const layer = ctx.layer;
+  const handlers = (route as { stack?: unknown }).stack;
+  if ((layer as { route?: unknown } | undefined)?.route !== route && !(Array.isArray(handlers) && handlers.includes(layer))) return;
+  state.seenRoute = route;
+  state.seenApp = req.app;
+  state.seenBaseUrl = typeof req.baseUrl === 'string' ? req.baseUrl : '';
+}
+
+/**
+ * Starts watching (idempotent). One subscription per process: it lives as long as the process
+ * because the express middleware that needs it has no lifecycle of its own; without requests of
+ * ours in flight the handler returns after one lookup.
+ */
+export function watchRouterDispatch(find: StateLookup): void {
+  if (lookup === undefined) dc.subscribe(START, onLayerStart);
+  lookup = find;
+}
+
+/** Stops watching (tests use it to exercise the path without the channel). */
+export function unwatchRouterDispatch(): void {
+  if (lookup === undefined) return;
+  dc.unsubscribe(START, onLayerStart);
+  lookup = undefined;
+}
