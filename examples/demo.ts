@@ -37,8 +37,9 @@ if (values.help) {
   --rate      requests per second on each protocol (default 200)
   --warmup    seconds of unmeasured load first (default 2)
   --otlp      export spans to this OTLP/HTTP endpoint (e.g. http://localhost:4318)
-  --metrics-port BASE  serve /metrics of gateway, orders, inventory on BASE, BASE+1, BASE+2
-              (9464 matches collector/targets/services.json of the bundled stack)
+  --metrics-port BASE  serve /metrics and /debug/pprof/ of gateway, orders, inventory on BASE, BASE+1, BASE+2
+              (9464 matches collector/targets/services.json of the bundled stack; default: free
+              ports, printed at start)
   --metrics-host ADDR  address those listen on (default 127.0.0.1; 0.0.0.0 for the compose stack)
   --json      where to write the report (default .tailtrace/demo-report.json)
 
@@ -118,8 +119,11 @@ async function main(): Promise<void> {
   });
   let exitCode = 0;
   try {
-    for (const svc of [stack.gateway, stack.orders, stack.inventory]) {
-      process.stdout.write(`${svc.name.padEnd(9)} metrics: ${svc.metricsUrl}\n`);
+    // Each service's own metrics port: the app ports serve neither /metrics nor /debug/pprof.
+    const running = [stack.gateway, stack.orders, stack.inventory];
+    const width = Math.max(...running.map((s) => s.metricsUrl.length));
+    for (const svc of running) {
+      process.stdout.write(`${svc.name.padEnd(9)} metrics: ${svc.metricsUrl.padEnd(width)}   pprof: ${svc.pprofUrl}\n`);
     }
     process.stdout.write(
       `\nload: ${rate} req/s over HTTP to gateway and ${rate} req/s over gRPC to orders, ${durationS} s (+${warmupS} s warm-up)\n`,

@@ -12,7 +12,9 @@ export interface RunningService {
   name: ServiceName;
   pid: number;
   port: number;
+  /** The service's metrics server: /metrics here, /debug/pprof/ beside it (pprofUrl). */
   metricsUrl: string;
+  pprofUrl: string;
   child: ChildProcess;
 }
 
@@ -48,6 +50,13 @@ export interface Stack {
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
+/** The metrics server serves /debug/pprof/ beside its scrape path. */
+function pprofUrlOf(metricsUrl: string): string {
+  const u = new URL(metricsUrl);
+  u.pathname = '/debug/pprof/';
+  return u.href;
+}
+
 function startService(name: ServiceName, env: Record<string, string>, opts: StackOptions): Promise<RunningService> {
   const child = fork(here(`./services/${name}.ts`), [], {
     env: { ...process.env, ...env },
@@ -68,7 +77,7 @@ function startService(name: ServiceName, env: Record<string, string>, opts: Stac
       clearTimeout(timer);
       child.off('message', onReady);
       child.removeAllListeners('exit');
-      resolve({ name, pid: child.pid!, port: msg.port, metricsUrl: msg.metricsUrl, child });
+      resolve({ name, pid: child.pid!, port: msg.port, metricsUrl: msg.metricsUrl, pprofUrl: pprofUrlOf(msg.metricsUrl), child });
     });
   });
 }

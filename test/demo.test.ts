@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DemoReport } from '@tailtrace/examples/report';
+import { startStack } from '@tailtrace/examples/stack';
 
 const root = process.env.TAILTRACE_ROOT ?? join(import.meta.dirname, '..');
 
@@ -21,7 +22,7 @@ test('the demo runs, prints the hop table and slowest traces, and writes the JSO
   });
   assert.equal(r.status, 0, r.stderr);
   const out = r.stdout;
-  ['gateway', 'orders', 'inventory'].forEach((svc, i) => assert.match(out, new RegExp(`${svc}\\s+metrics: http://127\\.0\\.0\\.1:${base + i}/metrics`)));
+  ['gateway', 'orders', 'inventory'].forEach((svc, i) => assert.match(out, new RegExp(`${svc}\\s+metrics: http://127\\.0\\.0\\.1:${base + i}/metrics\\s+pprof: http://127\\.0\\.0\\.1:${base + i}/debug/pprof/\n`)));
   assert.match(out, /Protocol\s+Hop\s+Operation\s+Requests\s+Errors\s+Avg ms\s+P50 ms\s+P99 ms\s+P99\.9 ms\s+Server RSS MB/);
   assert.match(out, /HTTP\s+client -> gateway/);
   assert.match(out, /gRPC\s+client -> orders/);
@@ -42,5 +43,29 @@ test('the demo runs, prints the hop table and slowest traces, and writes the JSO
     // The embedded span ring (no backend) still shows the slow request's spans.
     assert.ok(s.spans.length >= 2, `spans kept for ${s.traceId}`);
     assert.ok(s.spans.every((sp) => sp.traceId === s.traceId));
+  }
+});
+
+test('every demo service serves /metrics and /debug/pprof on its own metrics port, and neither on its app port', async () => {
+  const stack = await startStack({ quiet: true, stderr: false });
+  try {
+    for (const svc of [stack.gateway, stack.orders, stack.inventory]) {
+      const metrics = await fetch(svc.metricsUrl);
+      assert.equal(metrics.status, 200, svc.name);
+      assert.match(await metrics.text(), /# TYPE tailtrace_latency_seconds summary/);
+      const heap = await fetch(new URL('heap', svc.pprofUrl));
+      assert.equal(heap.status, 200, `${svc.name} ${svc.pprofUrl}heap`);
+      assert.equal(heap.headers.get('content-type'), 'application/octet-stream');
+      await heap.arrayBuffer();
+    }
+    for (const svc of [stack.gateway, stack.inventory]) {
+      for (const path of ['/metrics', '/debug/pprof/heap']) {
+        const r = await fetch(`http://127.0.0.1:${svc.port}${path}`);
+        assert.equal(r.status, 404, `${svc.name} app port ${path}`);
+        await r.arrayBuffer();
+      }
+    }
+  } finally {
+    await stack.stop();
   }
 });

@@ -3,12 +3,15 @@
 // counted; random URLs never grow the metric series.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { startStack } from '@tailtrace/examples/stack';
+import type { Stack } from '@tailtrace/examples/stack';
 import { constantRate } from '@tailtrace/examples/load/driver';
 import { httpClient } from '@tailtrace/examples/load/clients';
-import { startOtlpReceiver } from './support/otlp-receiver.ts';
+import { startFaultCollector } from './support/fault-collector.ts';
+import type { FaultMode } from './support/fault-collector.ts';
 import { parseExposition } from './support/exposition.ts';
 
 /** A port nothing listens on: bind, note it, close. */
@@ -20,16 +23,23 @@ async function deadPort(): Promise<number> {
   return port;
 }
 
+const FAULT_ENV = { OTEL_BSP_MAX_QUEUE_SIZE: '256', OTEL_BSP_SCHEDULE_DELAY: '100', OTEL_EXPORTER_OTLP_TIMEOUT: '300', TAILTRACE_DEMO_SPAN_RING: '256' };
+
+async function withStack<T>(otlp: string, run: (stack: Stack) => Promise<T>): Promise<T> {
+  const stack = await startStack({ otlp, quiet: true, stderr: false, execArgv: ['--expose-gc'], env: FAULT_ENV });
+  try {
+    return await run(stack);
+  } finally {
+    await stack.stop();
+  }
+}
+
 /**
  * A warm-up phase, then the measured phase of `requests`. Memory is compared after a full GC at
  * the end of each: what the services retain, not how far V8 chose to grow its heap.
  */
-async function underLoad(otlp: string, requests: number, queue: string) {
-  const stack = await startStack({
-    otlp, quiet: true, stderr: false, execArgv: ['--expose-gc'],
-    env: { OTEL_BSP_MAX_QUEUE_SIZE: queue, OTEL_BSP_SCHEDULE_DELAY: '100', OTEL_EXPORTER_OTLP_TIMEOUT: '300', TAILTRACE_DEMO_SPAN_RING: '256' },
-  });
-  try {
+async function underLoad(otlp: string, requests: number) {
+  return withStack(otlp, async (stack) => {
     const client = httpClient(stack.gatewayUrl, (i) => `/api/orders/${i}`);
     await constantRate({ rate: 400, durationS: 3, send: client.send });
     const before = await stack.report([], { gc: true });
@@ -38,14 +48,44 @@ async function underLoad(otlp: string, requests: number, queue: string) {
     await new Promise((r) => setTimeout(r, 1500));
     const after = await stack.report([], { gc: true });
     return { load, before, after };
-  } finally {
-    await stack.stop();
-  }
+  });
 }
+
+function p99(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(s.length * 0.99))]!;
+}
+
+describe('load driver', () => {
+  // The one erroring request of "endpoint down" (ECONNRESET on a reused socket, never seen by the
+  // gateway) had nothing to do with telemetry: after a stall longer than the server's keep-alive
+  // timeout, the server's idle timer and the driver's reuse of that socket run in the same tick.
+  // Played here with a plain node:http server and no tailtrace at all.
+  test('a kept-alive socket the server closes as the driver reuses it is sent again, not counted as an error', async () => {
+    const server = http.createServer((_req, res) => res.end('ok'));
+    // Short, but with a Keep-Alive hint the client still keeps the socket (Node drops hints under 2 s).
+    server.keepAliveTimeout = 2000;
+    (server as http.Server & { keepAliveTimeoutBuffer?: number }).keepAliveTimeoutBuffer = 0;
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const client = httpClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, () => '/');
+    try {
+      assert.equal(await client.send(undefined, 0), true);
+      const second = new Promise<boolean>((resolve) => setTimeout(() => void client.send(undefined, 1).then(resolve), 2050));
+      // The stall: both timers are due when the loop runs again, the server's first.
+      const until = Date.now() + 2300;
+      while (Date.now() < until);
+      assert.equal(await second, true, 'the request on the stale socket was retried on a new one');
+    } finally {
+      client.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
 
 describe('OTLP endpoint faults', () => {
   test('endpoint down: every request served, drops counted, retained memory flat', async () => {
-    const { load, before, after } = await underLoad(`http://127.0.0.1:${await deadPort()}`, 6000, '256');
+    const { load, before, after } = await underLoad(`http://127.0.0.1:${await deadPort()}`, 6000);
     assert.equal(load.errors, 0);
     assert.equal(load.requests, 6000);
     const gw = after.find((s) => s.service === 'gateway')!;
@@ -62,17 +102,54 @@ describe('OTLP endpoint faults', () => {
     }
   });
 
-  for (const mode of [{ status: 500 }, { delayMs: 2000 }]) {
-    test(`endpoint ${mode.status ? 'answering 500' : 'slow (2 s)'}: requests unaffected, drops counted`, async () => {
-      const receiver = await startOtlpReceiver(mode);
+  // The latency bound is relative: one run against the same stack, the endpoint switching between
+  // healthy and the fault every 250 ms, each request's latency (from its scheduled time, as the
+  // driver measures it) counted for the mode of the slice it was scheduled in. Stalls of the
+  // machine (other jobs on a shared CI box) then fall on both modes alike instead of deciding the
+  // outcome. A fault that reached the request path would add its delay (2 s, or the 300 ms export
+  // deadline) to the fault's requests only.
+  const SLICE_MS = 250;
+  const RATE = 400;
+  const faults: Array<[string, FaultMode]> = [['answering 500', { kind: 'status', status: 500 }], ['slow (2 s)', { kind: 'slow', delayMs: 2000 }]];
+  for (const [name, mode] of faults) {
+    test(`endpoint ${name}: requests unaffected (P99 vs healthy slices of the same run), drops counted`, async () => {
+      const fc = await startFaultCollector();
       try {
-        const { load, after } = await underLoad(receiver.url, 2000, '256');
-        assert.equal(load.errors, 0);
-        assert.ok(load.p99Ms < 250, `P99 ${load.p99Ms.toFixed(1)} ms stays low`);
-        const dropped = after.reduce((n, s) => n + s.spansDropped, 0);
+        const { load, latencies, dropped } = await withStack(fc.url, async (stack) => {
+          const client = httpClient(stack.gatewayUrl, (i) => `/api/orders/${i}`);
+          await constantRate({ rate: RATE, durationS: 2, send: client.send });
+          const latencies: [number[], number[]] = [[], []];
+          let slice = -1;
+          const t0 = performance.now();
+          const send = (tp: string | undefined, i: number): Promise<boolean> => {
+            const intended = t0 + (i * 1000) / RATE;
+            const k = Math.floor((i * 1000) / RATE / SLICE_MS);
+            if (k !== slice) {
+              slice = k;
+              void fc.set(k % 2 === 0 ? { kind: 'ok' } : mode);
+            }
+            return client.send(tp, i).then((ok) => {
+              latencies[k % 2]!.push(performance.now() - intended);
+              return ok;
+            });
+          };
+          const load = await constantRate({ rate: RATE, durationS: 12, send });
+          client.close();
+          const report = await stack.report([]);
+          return { load, latencies, dropped: report.reduce((n, r) => n + r.spansDropped, 0) };
+        });
+        assert.equal(load.errors, 0, 'no request failed');
+        assert.equal(load.requests, 12 * RATE);
         assert.ok(dropped > 0, 'drops counted');
+        const [ok, bad] = latencies.map((l) => p99(l));
+        const shown = `P99 healthy ${ok!.toFixed(1)} ms, with the fault ${bad!.toFixed(1)} ms (${latencies[0].length} + ${latencies[1].length} requests, whole run P99 ${load.p99Ms.toFixed(1)} ms)`;
+        process.stdout.write(`# ${name}: ${shown}\n`);
+        // Measured on a 2-core box at load 5-8: the two modes' P99 within 0.6x-1.6x of each other
+        // (23 vs 24 ms, 37 vs 59 ms, 118 vs 127 ms); a 300 ms deadline or 2 s delay on the request
+        // path would be far outside.
+        assert.ok(bad! <= 1.5 * ok! + 25, shown);
       } finally {
-        await receiver.close();
+        await fc.close();
       }
     });
   }

@@ -19,17 +19,26 @@ export function httpClient(baseUrl: string, path: (i: number) => string, opts: {
     new Promise((resolve) => {
       const headers: Record<string, string> = {};
       if (traceparent) headers.traceparent = traceparent;
-      const req = http.request(
-        { host: url.hostname, port: url.port, path: path(i), method: 'GET', agent, headers, timeout: timeoutMs },
-        (res) => {
-          res.on('data', () => {});
-          res.on('end', () => resolve((res.statusCode ?? 500) < 500));
-          res.on('error', () => resolve(false));
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', () => resolve(false));
-      req.end();
+      const attempt = (retried: boolean): void => {
+        const req = http.request(
+          { host: url.hostname, port: url.port, path: path(i), method: 'GET', agent, headers, timeout: timeoutMs },
+          (res) => {
+            res.on('data', () => {});
+            res.on('end', () => resolve((res.statusCode ?? 500) < 500));
+            res.on('error', () => resolve(false));
+          },
+        );
+        req.on('timeout', () => req.destroy(new Error('timeout')));
+        req.on('error', (err: NodeJS.ErrnoException) => {
+          // An idle kept-alive socket the server closed as we reused it (after a stall, the server's
+          // keep-alive timer and our reuse land in the same tick): the GET never reached the server.
+          // Send it once more on a new socket, as browsers and undici do for idempotent requests.
+          if (!retried && req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) attempt(true);
+          else resolve(false);
+        });
+        req.end();
+      };
+      attempt(false);
     });
   return { send, close: () => agent.destroy() };
 }

@@ -1,12 +1,18 @@
-import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createTracing } from '@tailtrace/tracing';
+import { createTracing, onShutdownSignal, resolveShutdownOnSignal } from '@tailtrace/tracing';
 import type { Tracing, TracingOptions, OperationRecord } from '@tailtrace/tracing';
 import { createMetrics } from '@tailtrace/metrics';
 import type { Metrics, MetricsOptions } from '@tailtrace/metrics';
 import { createProfiler } from '@tailtrace/profiler';
 import type { EvidenceOptions, Profiler } from '@tailtrace/profiler';
+import { appWithoutToken, createEndpoints, firstToken } from './endpoints.ts';
+import type { Endpoints, EndpointsConfig, Where } from './endpoints.ts';
+import { listenMetrics } from './metrics-server.ts';
+import type { MetricsServer } from './metrics-server.ts';
+import { prometheusEnv } from './prometheus-env.ts';
+import { offOnUnsupportedNode } from './unsupported-node.ts';
+
+export type { MetricsServer } from './metrics-server.ts';
 
 export interface InstrumentOptions {
   /** Service name; falls back to OTEL_SERVICE_NAME. */
@@ -14,8 +20,10 @@ export interface InstrumentOptions {
   /** OTLP/HTTP base URL (e.g. http://localhost:4318); falls back to OTEL_EXPORTER_OTLP_ENDPOINT. */
   otlpEndpoint?: string;
   /**
-   * Path the express middleware answers with the Prometheus exposition (default `/metrics`);
-   * `false` to leave it to the application (use `metricsHandler` or `startMetricsServer`).
+   * Also answer the Prometheus scrape on the app port, at this path (e.g. `'/metrics'`), to
+   * anyone who reaches it. Default: not on the app port (it shows route names and exemplar
+   * trace IDs); the metrics server (`startMetricsServer()`, or OTEL_EXPORTER_PROMETHEUS_PORT)
+   * serves it, at this path when one is given, else at `/metrics`.
    */
   metricsPath?: string | false;
   /** Passed to @tailtrace/tracing (sampler, propagators, exporter, queue sizes, ...). */
@@ -37,16 +45,30 @@ export interface InstrumentOptions {
   evidence?: false | EvidenceOptions;
   /**
    * Where `/debug/pprof/*` is answered: on the metrics server only (default: profiles show code
-   * paths, keep them on the internal port), or also by the express middleware (`'app'`), or nowhere.
+   * paths, file names and versions; keep them on the internal port), also on the app port
+   * (`'app'`: only with a debug token, and only to requests that carry it), or nowhere (`false`).
    */
-  pprof?: 'metrics-server' | 'app' | false;
+  pprof?: Where;
+  /**
+   * Where POST /debug/tailtrace/evidence is answered (always with the token; off without one):
+   * on the metrics server (default), also on the app port (`'app'`), or nowhere (`false`).
+   */
+  evidenceEndpoint?: Where;
+  /**
+   * Bearer token of the debug endpoints: every request for them on the app port must carry
+   * `Authorization: Bearer <token>`, and so must an evidence request anywhere. Default: env
+   * TAILTRACE_DEBUG_TOKEN, else the evidence token (`evidence.token`, TAILTRACE_EVIDENCE_TOKEN).
+   */
+  debugToken?: string;
   /** No startup line on stderr. */
   quiet?: boolean;
-}
-
-export interface MetricsServer {
-  readonly url: string;
-  close(): Promise<void>;
+  /**
+   * On SIGTERM/SIGINT, deliver the queued spans (`shutdown(timeoutMs)`, default 5000 ms), then let
+   * the signal end the process as it would have. If the application handles the signal itself,
+   * spans are only flushed and the application stays in charge (call `shutdown()` from its
+   * handler). Off by default; env TAILTRACE_SHUTDOWN_ON_SIGNAL=1 turns it on.
+   */
+  shutdownOnSignal?: boolean | { timeoutMs?: number };
 }
 
 type Next = (err?: unknown) => void;
@@ -75,9 +97,19 @@ export interface Instrumentation {
   readonly metricsHandler: (req: IncomingMessage, res: ServerResponse) => void;
   /** pino `mixin`: adds trace_id, span_id and trace_flags of the active span to each log line. */
   readonly logMixin: () => Record<string, string>;
-  /** Serves `/metrics` on its own port (gRPC-only services have no express app). */
+  /**
+   * Starts the metrics server: `/metrics`, `/debug/pprof/*` (unless `pprof: false`) and the
+   * evidence endpoint, on its own port (default: any free one) on 127.0.0.1 unless `host` says
+   * otherwise. When OTEL_EXPORTER_PROMETHEUS_HOST/PORT started one, a call without a port (or
+   * with that port) returns it.
+   */
   startMetricsServer(options?: { port?: number; host?: string }): Promise<MetricsServer>;
-  /** Flushes spans (bounded by timeoutMs), stops timers and metric servers. */
+  /**
+   * Delivers the queued spans, stops timers and metric servers. Always resolves within timeoutMs
+   * (default 5000) and keeps the process alive until then if nothing else does, so
+   * `await tt.shutdown()` at the end of a script (CommonJS, ESM top-level await, `beforeExit`)
+   * loses no span.
+   */
   shutdown(timeoutMs?: number): Promise<void>;
 }
 
@@ -97,6 +129,9 @@ export function currentInstrumentation(): Instrumentation | undefined {
  * first instrumentation.
  */
 export function instrument(options: InstrumentOptions = {}): Instrumentation {
+  // Too old a Node: one line on stderr, and an instrumentation that does nothing.
+  const off = offOnUnsupportedNode(options);
+  if (off !== undefined) return off;
   const existing = currentInstrumentation();
   if (existing) return existing;
 
@@ -109,43 +144,51 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
   const tracing = createTracing(tracingOptions);
   metrics.setSpanStatsSource(() => tracing.stats());
 
+  const evidenceOn = process.env.TAILTRACE_EVIDENCE !== 'off' && options.evidence !== false;
+  const token = firstToken(options.debugToken, options.evidence ? options.evidence.token : undefined,
+    process.env.TAILTRACE_DEBUG_TOKEN, process.env.TAILTRACE_EVIDENCE_TOKEN);
   const profiler = createProfiler({
     serviceName: tracing.serviceName,
     latency: metrics.hdr,
     heapSampling: process.env.TAILTRACE_HEAP_PROFILE === 'off' ? false : (options.heapProfile ?? {}),
-    evidence: process.env.TAILTRACE_EVIDENCE === 'off' || options.evidence === false
-      ? false
-      : { windowMs: options.metrics?.hdr?.windowMs ?? 60_000, ...options.evidence },
+    evidence: evidenceOn
+      ? { windowMs: options.metrics?.hdr?.windowMs ?? 60_000, ...options.evidence, ...(token !== undefined ? { token } : {}) }
+      : false,
     onTrigger: (kind) => metrics.evidence.trigger(kind),
     onSnapshot: (result) => metrics.evidence.snapshot(result),
+    onBlip: (kind) => metrics.evidence.blip(kind),
   });
-  const pprofWhere = options.pprof ?? 'metrics-server';
-  const debugHandler = profiler.handler();
-  // The metrics server answers the evidence endpoint and (unless off) /debug/pprof; the app
-  // answers the evidence endpoint (404 without a token) and /debug/pprof only when asked to.
-  const serverDebug = (req: IncomingMessage, res: ServerResponse): boolean =>
-    (pprofWhere !== false || !isUnder(req.url, '/debug/pprof')) && debugHandler(req, res);
-  const appDebug = (req: IncomingMessage, res: ServerResponse): boolean =>
-    (pprofWhere === 'app' || !isUnder(req.url, '/debug/pprof')) && debugHandler(req, res);
-
-  const metricsPath = options.metricsPath === undefined ? '/metrics' : options.metricsPath;
+  const metricsPath = options.metricsPath ?? false;
   const metricsHandler = metrics.handler();
+  const endpoints = endpointsFor(options, evidenceOn ? (options.evidenceEndpoint ?? 'metrics-server') : false, token, {
+    appMetricsPath: metricsPath,
+    serverMetricsPath: metricsPath || '/metrics',
+    sampler: profiler.sampler,
+    metrics: metricsHandler,
+    evidenceHandler: profiler.handler(),
+    onRefused: (what) => metrics.evidence.refused(what),
+  });
   const traced = tracing.expressMiddleware();
   const servers = new Set<MetricsServer>();
 
   // Mounted twice (or on a router and the app) is handled by the tracing middleware: the first
   // mount owns the request, later ones just call next().
   const middleware = function tailtrace(req: IncomingMessage, res: ServerResponse, next: Next): void {
-    if (metricsPath !== false && req.method === 'GET' && isPath(req.url, metricsPath)) {
-      metricsHandler(req, res);
-      return;
-    }
-    if (isUnder(req.url, '/debug') && appDebug(req, res)) return;
+    if (endpoints.app(req, res)) return;
     traced(req, res, next);
   } as Instrumentation;
 
   const serviceName = tracing.serviceName;
   let shutDown: Promise<void> | undefined;
+  let removeSignalHandlers: (() => void) | undefined;
+  const startServer = async (port: number, host: string, unref: boolean): Promise<MetricsServer> => {
+    const server = await listenMetrics(endpoints.server, { port, host, path: metricsPath || '/metrics', unref });
+    // Shut down while it was starting: it must not outlive the instrumentation.
+    if (shutDown !== undefined) await server.close();
+    else servers.add(server);
+    return server;
+  };
+  const fromEnv = startFromEnv(startServer, options.quiet ? undefined : serviceName);
   Object.defineProperties(middleware, {
     serviceName: { value: serviceName, enumerable: true },
     tracing: { value: tracing, enumerable: true },
@@ -157,19 +200,25 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
     metricsHandler: { value: metricsHandler, enumerable: true },
     logMixin: { value: tracing.pinoMixin(), enumerable: true },
     startMetricsServer: {
-      value: async (opts: { port?: number; host?: string } = {}): Promise<MetricsServer> => {
-        const server = await listenMetrics(metricsHandler, serverDebug, metricsPath || '/metrics', opts.port ?? 0, opts.host ?? '127.0.0.1');
-        servers.add(server);
-        return server;
+      value: (opts: { port?: number; host?: string } = {}): Promise<MetricsServer> => {
+        if (fromEnv !== undefined && (opts.port === undefined || opts.port === fromEnv.port)) return fromEnv.server;
+        return startServer(opts.port ?? 0, opts.host ?? '127.0.0.1', false);
       },
     },
     shutdown: {
       value: (timeoutMs = 5000): Promise<void> => {
         shutDown ??= (async () => {
           if ((globalThis as GlobalSlot)[kCurrent] === middleware) delete (globalThis as GlobalSlot)[kCurrent];
-          await Promise.allSettled([...servers].map((s) => s.close()));
-          await profiler.stop().catch(() => {});
-          await tracing.shutdown(timeoutMs);
+          removeSignalHandlers?.();
+          const ms = typeof timeoutMs === 'number' && timeoutMs >= 0 && timeoutMs < Infinity ? timeoutMs : 5000;
+          const until = Date.now() + ms;
+          // The spans get the whole budget (tracing.shutdown keeps the process alive until they are
+          // delivered or the time is up); servers and profiler stop meanwhile, not waited for past it.
+          const others = Promise.allSettled([...[...servers].map((s) => s.close()), Promise.resolve().then(() => profiler.stop())]);
+          await tracing.shutdown(ms);
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([others, new Promise((r) => { timer = setTimeout(r, Math.max(0, until - Date.now())); })]);
+          clearTimeout(timer);
           metrics.close();
         })();
         return shutDown;
@@ -177,47 +226,48 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
     },
   });
   (globalThis as GlobalSlot)[kCurrent] = middleware;
-  if (!options.quiet) process.stderr.write(`[tailtrace] ${serviceName}: spans -> ${tracing.exportTarget}\n`);
+  const onSignal = resolveShutdownOnSignal(options.shutdownOnSignal, process.env, (m) => process.stderr.write(`[tailtrace] ${m}\n`));
+  removeSignalHandlers = onSignal && onShutdownSignal({ shutdown: () => middleware.shutdown(onSignal.timeoutMs), flush: () => tracing.forceFlush() });
+  // exportTarget is masked: no credentials or secret query values in logs.
+  if (!options.quiet) process.stderr.write(`[tailtrace] ${serviceName}: spans -> ${tracing.exportTarget}${onSignal ? ' (flushed on SIGTERM/SIGINT)' : ''}\n`);
   return middleware;
 }
 
-/** `url` is `prefix` or below it (`/debug/pprof`, `/debug/pprof/heap?x`). */
-function isUnder(url: string | undefined, prefix: string): boolean {
-  return url !== undefined && url.startsWith(prefix) && (url.length === prefix.length || '/?'.includes(url[prefix.length]!));
+/** What each port serves; one line on stderr when a debug endpoint was asked on the app port without a token. */
+function endpointsFor(
+  options: InstrumentOptions,
+  evidence: Where,
+  token: string | undefined,
+  rest: Omit<EndpointsConfig, 'pprof' | 'evidence' | 'token'>,
+): Endpoints {
+  const where = { pprof: options.pprof ?? 'metrics-server', evidence, token };
+  const noToken = appWithoutToken(where);
+  if (noToken !== undefined) process.stderr.write(`[tailtrace] ${noToken}\n`);
+  return createEndpoints({ ...where, ...rest });
 }
 
-function isPath(url: string | undefined, path: string): boolean {
-  if (url === undefined || !url.startsWith(path)) return false;
-  const rest = url.charCodeAt(path.length);
-  return Number.isNaN(rest) || rest === 63 /* ? */;
-}
-
-function listenMetrics(
-  handler: (req: IncomingMessage, res: ServerResponse) => void,
-  debug: (req: IncomingMessage, res: ServerResponse) => boolean,
-  path: string,
-  port: number,
-  host: string,
-): Promise<MetricsServer> {
-  const server = createServer((req, res) => {
-    if (req.method === 'GET' && isPath(req.url, path)) return handler(req, res);
-    if (debug(req, res)) return;
-    res.statusCode = 404;
-    res.end('not found\n');
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      const addr = server.address() as AddressInfo;
-      const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-      resolve({
-        url: `http://${shown}:${addr.port}${path}`,
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
-            server.closeAllConnections();
-          }),
-      });
-    });
-  });
+/**
+ * OTEL_EXPORTER_PROMETHEUS_HOST/PORT start the metrics server without a code change. It is
+ * unref'd: a script that would otherwise end must not be kept alive by it.
+ */
+function startFromEnv(
+  start: (port: number, host: string, unref: boolean) => Promise<MetricsServer>,
+  announceAs: string | undefined,
+): { port: number; server: Promise<MetricsServer> } | undefined {
+  const env = prometheusEnv();
+  if (env === undefined) return undefined;
+  if ('error' in env) {
+    process.stderr.write(`[tailtrace] ${env.error}\n`);
+    return undefined;
+  }
+  const server = start(env.port, env.host, true);
+  server.then(
+    (s) => {
+      if (announceAs !== undefined) process.stderr.write(`[tailtrace] ${announceAs}: metrics -> ${s.url}\n`);
+    },
+    (err: unknown) => {
+      process.stderr.write(`[tailtrace] OTEL_EXPORTER_PROMETHEUS_PORT: no metrics server on ${env.host}:${env.port}: ${(err as Error).message}\n`);
+    },
+  );
+  return { port: env.port, server };
 }

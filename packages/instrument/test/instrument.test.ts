@@ -36,7 +36,7 @@ function countOf(text: string, route: string): number {
 }
 
 describe('instrument()', () => {
-  test('app.use(instrument()) is all an express service needs: spans, /metrics, exemplars', async () => {
+  test('app.use(instrument()) is all an express service needs: spans, /metrics (on the metrics server), exemplars', async () => {
     inst = instrument({ serviceName: 'unit', quiet: true, tracing: { exporter: 'none' } });
     const app = express();
     app.use(inst);
@@ -49,7 +49,7 @@ describe('instrument()', () => {
     assert.equal((await fetch(`${base}/users/1`)).status, 200);
     assert.equal((await fetch(`${base}/users/2`)).status, 200);
     assert.match(String((ids as { trace_id?: string }).trace_id), /^[0-9a-f]{32}$/, 'handler runs inside the server span');
-    const text = await (await fetch(`${base}/metrics`)).text();
+    const text = await (await fetch((await inst.startMetricsServer()).url)).text();
     assert.equal(countOf(text, '/users/:id'), 2);
     assert.ok(!text.includes('http_route="/metrics"'), 'the scrape itself is not a measured request');
   });
@@ -70,16 +70,19 @@ describe('instrument()', () => {
     app.use('/r', router);
     const base = await serve(app);
     assert.equal((await fetch(`${base}/r/x`)).status, 200);
-    const text = await (await fetch(`${base}/metrics`)).text();
+    const text = await (await fetch((await inst.startMetricsServer()).url)).text();
     assert.equal(countOf(text, '/r/x'), 1);
   });
 
-  test('metricsPath: false leaves /metrics to the app; startMetricsServer serves it on its own port', async () => {
-    inst = instrument({ serviceName: 'grpc-only', quiet: true, metricsPath: false, tracing: { exporter: 'none' } });
+  test('by default the app port serves no /metrics (it is the app\'s); startMetricsServer serves it on its own port', async () => {
+    inst = instrument({ serviceName: 'grpc-only', quiet: true, tracing: { exporter: 'none' } });
     const app = express();
     app.use(inst);
+    app.get('/metrics', (_req, res) => {
+      res.send('the app\'s own');
+    });
     const base = await serve(app);
-    assert.equal((await fetch(`${base}/metrics`)).status, 404);
+    assert.equal(await (await fetch(`${base}/metrics`)).text(), 'the app\'s own');
     const ms = await inst.startMetricsServer();
     assert.match(ms.url, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
     const res = await fetch(ms.url);
@@ -180,20 +183,21 @@ describe('instrument() heap evidence', () => {
     assert.equal(decodePprof(new Uint8Array(await collected.arrayBuffer())).sampleTypes[1]?.type, 'inuse_space');
   });
 
-  test('pprof: "app" serves /debug/pprof on the app too; heapProfile: false turns sampling off', async () => {
-    inst = instrument({ serviceName: 'pprof-app', quiet: true, tracing: { exporter: 'none' }, pprof: 'app', evidence: false });
+  test('pprof: "app" serves /debug/pprof on the app too, to requests with the debug token; heapProfile: false turns sampling off', async () => {
+    inst = instrument({ serviceName: 'pprof-app', quiet: true, tracing: { exporter: 'none' }, pprof: 'app', debugToken: 'tok-123', evidence: false });
     const app = express();
     app.use(inst);
     const base = await serve(app);
-    assert.equal((await fetch(`${base}/debug/pprof/heap`)).status, 200);
+    assert.equal((await fetch(`${base}/debug/pprof/heap`)).status, 401);
+    assert.equal((await fetch(`${base}/debug/pprof/heap`, { headers: { authorization: 'Bearer tok-123' } })).status, 200);
     await inst.shutdown(1000);
     inst = instrument({ serviceName: 'no-heap', quiet: true, tracing: { exporter: 'none' }, heapProfile: false, evidence: false });
     assert.equal(inst.profiler.sampler, undefined);
   });
 
-  test('the evidence endpoint needs the configured token; a capture bumps tailtrace_evidence_triggers_total{trigger="endpoint"}', async () => {
+  test('the evidence endpoint (on the app port when asked) needs the configured token; a capture bumps tailtrace_evidence_triggers_total{trigger="endpoint"}', async () => {
     const dir = evidenceDir();
-    inst = instrument({ serviceName: 'ev', quiet: true, tracing: { exporter: 'none' }, evidence: { dir, token: 's3cret-token' } });
+    inst = instrument({ serviceName: 'ev', quiet: true, tracing: { exporter: 'none' }, evidence: { dir, token: 's3cret-token' }, evidenceEndpoint: 'app', metricsPath: '/metrics' });
     const app = express();
     app.use(inst);
     app.get('/orders/:id', (_req, res) => res.send('ok'));

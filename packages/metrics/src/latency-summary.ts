@@ -14,7 +14,7 @@ import { SlowestRing } from './slowest.ts';
 import type { HdrOptions, HdrReading, OperationKind } from './types.ts';
 
 export const LATENCY_METRIC = 'tailtrace_latency_seconds';
-const KINDS: readonly OperationKind[] = ['http_server', 'http_client', 'rpc_server', 'rpc_client'];
+export const OPERATION_KINDS: readonly OperationKind[] = ['http_server', 'http_client', 'rpc_server', 'rpc_client'];
 // Spelled out: 99.9 / 100 is 0.9990000000000001 in floating point.
 const QUANTILE_LABELS = ['0.5', '0.9', '0.99', '0.999'].map((q) => `quantile="${q}"`);
 
@@ -61,23 +61,27 @@ export class LatencySummary extends OwnMetric {
   private readonly highestS: number;
   private readonly wallClock: () => number;
 
-  constructor(opts: ResolvedHdrOptions, maxOperations: number, now: (() => number) | undefined, onOverflow: () => void) {
+  constructor(
+    opts: ResolvedHdrOptions,
+    maxOperations: Readonly<Record<OperationKind, number>>,
+    now: (() => number) | undefined,
+    onOverflow: (kind: OperationKind) => void,
+  ) {
     super(LATENCY_METRIC, 'Latency per operation over a sliding window, from HDR histograms (0.1% resolution at 3 significant digits).');
     this.layout = opts.layout;
     this.subWindows = opts.subWindows;
     this.highestS = opts.layout.highest / 1e6;
     this.clock = new EpochClock(opts.windowMs / opts.subWindows, now);
     this.wallClock = now ?? Date.now;
-    // One budget shared by all kinds bounds the memory of the whole summary (~140 KB per active
-    // operation at the default range); each kind folds its excess into its own `_overflow` operation.
-    const shared = budget(maxOperations);
-    for (const kind of KINDS) {
+    // A budget per kind (~140 KB per active operation at the default range): calls to many
+    // hosts fill the client budget and fold into http_client's `_overflow`, never into a route's.
+    for (const kind of OPERATION_KINDS) {
       const join = kind.startsWith('rpc') ? '/' : ' ';
       this.tables.set(kind, new SeriesTable2<string, string, Operation>(
-        shared,
+        budget(maxOperations[kind]),
         (a, b) => this.add(kind, `${a}${join}${b}`),
         () => this.add(kind, OVERFLOW_VALUE),
-        onOverflow,
+        () => onOverflow(kind),
       ));
     }
   }

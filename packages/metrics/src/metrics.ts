@@ -1,6 +1,6 @@
 // createMetrics(): wires the RED histograms, HDR summary, counters and runtime metrics into one
 // prom-client Registry and exposes the single hot-path entry, record().
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { normalizeBuckets } from './buckets.ts';
 import { SimpleCounter } from './counter.ts';
 import { encodeHistogram } from './codec.ts';
@@ -8,17 +8,20 @@ import { renderRegistry } from './exposition.ts';
 import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from './format.ts';
 import { createHandler } from './handler.ts';
 import { RedHistogram } from './histogram.ts';
-import { LATENCY_METRIC, LatencySummary, resolveHdrOptions } from './latency-summary.ts';
+import { LATENCY_METRIC, LatencySummary, OPERATION_KINDS, resolveHdrOptions } from './latency-summary.ts';
 import { negotiate } from './negotiate.ts';
 import type { OwnMetric } from './own-metric.ts';
 import { EluGauge, startDefaultMetrics } from './runtime.ts';
 import type { RuntimeHandles } from './runtime.ts';
 import type {
-  EvidenceTrigger, Metrics, MetricsOptions, OperationKind, OperationRecord, SnapshotResult, SpanStats,
+  DebugEndpoint, EvidenceTrigger, HdrOptions, Metrics, MetricsOptions, OperationKind, OperationRecord, SnapshotResult, SpanStats,
 } from './types.ts';
 
 export const EVIDENCE_TRIGGERS: readonly EvidenceTrigger[] = ['p99_regression', 'heap_growth', 'heap_limit', 'signal', 'endpoint'];
 export const SNAPSHOT_RESULTS: readonly SnapshotResult[] = ['written', 'refused', 'failed'];
+/** The triggers a later window can show to have been a blip. */
+export const BLIP_TRIGGERS: readonly EvidenceTrigger[] = ['p99_regression', 'heap_growth'];
+export const DEBUG_ENDPOINTS: readonly DebugEndpoint[] = ['heap_gc', 'cpu_profile', 'evidence'];
 export const METRIC_NAMES = {
   httpServer: 'http_server_request_duration_seconds',
   httpClient: 'http_client_request_duration_seconds',
@@ -29,9 +32,23 @@ export const METRIC_NAMES = {
   spansExported: 'tailtrace_spans_exported_total',
   spansDropped: 'tailtrace_spans_dropped_total',
   evidenceTriggers: 'tailtrace_evidence_triggers_total',
+  evidenceBlips: 'tailtrace_evidence_blips_total',
   heapSnapshots: 'tailtrace_heap_snapshots_total',
   invalidRecords: 'tailtrace_metric_invalid_records_total',
+  latencyOverflow: 'tailtrace_latency_operations_overflow_total',
+  debugRefused: 'tailtrace_debug_requests_refused_total',
 } as const;
+
+/** HDR operations per kind: servers are bounded by the code's routes and methods, clients by whom they call. */
+function operationCaps(option: HdrOptions['maxOperations'], maxSeries: number): Record<OperationKind, number> {
+  const valid = (v: unknown): v is number => typeof v === 'number' && v >= 1 && Number.isFinite(v);
+  const caps = {} as Record<OperationKind, number>;
+  for (const kind of OPERATION_KINDS) {
+    const given = typeof option === 'object' && option !== null ? option[kind] : option;
+    caps[kind] = valid(given) ? Math.floor(given) : Math.min(kind.endsWith('server') ? 256 : 64, maxSeries);
+  }
+  return caps;
+}
 
 /** A label value from an optional string field; anything else becomes `fallback`. */
 function str(v: unknown, fallback: string): string {
@@ -80,17 +97,25 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const rpcClient = histogram<string, string, number>(METRIC_NAMES.rpcClient, 'Duration of gRPC client calls.',
     ['rpc_service', 'rpc_method', 'rpc_grpc_status_code']);
   overflow.inc(LATENCY_METRIC, 0);
-  const maxOps = options.hdr?.maxOperations;
-  const maxOperations = maxOps !== undefined && maxOps >= 1 ? Math.floor(maxOps) : Math.min(256, maxSeries);
-  const latency = new LatencySummary(resolveHdrOptions(options.hdr), maxOperations, options.now, () => overflow.inc(LATENCY_METRIC));
+  const latencyOverflow = new SimpleCounter(METRIC_NAMES.latencyOverflow,
+    `Observations folded into the _overflow operation of ${LATENCY_METRIC} because their kind reached its operation cap, by kind.`,
+    'kind', OPERATION_KINDS);
+  const latency = new LatencySummary(resolveHdrOptions(options.hdr), operationCaps(options.hdr?.maxOperations, maxSeries), options.now, (kind) => {
+    overflow.inc(LATENCY_METRIC);
+    latencyOverflow.inc(kind);
+  });
 
   const spansExported = new SimpleCounter(METRIC_NAMES.spansExported, 'Spans exported successfully.');
   const spansDropped = new SimpleCounter(METRIC_NAMES.spansDropped, 'Spans dropped before export, by reason.', 'reason',
     ['queue_full', 'export_failed']);
   const evidenceTriggers = new SimpleCounter(METRIC_NAMES.evidenceTriggers, 'Evidence captures triggered, by trigger.', 'trigger',
     EVIDENCE_TRIGGERS);
+  const evidenceBlips = new SimpleCounter(METRIC_NAMES.evidenceBlips,
+    'Triggers the windows after them showed to be blips (over as soon as reported), by trigger.', 'trigger', BLIP_TRIGGERS);
   const heapSnapshots = new SimpleCounter(METRIC_NAMES.heapSnapshots, 'Heap snapshot attempts, by result.', 'result',
     SNAPSHOT_RESULTS);
+  const debugRefused = new SimpleCounter(METRIC_NAMES.debugRefused,
+    'Debug requests refused by their limit (one at a time, a minimum interval), by endpoint.', 'endpoint', DEBUG_ENDPOINTS);
   let spanSource: (() => SpanStats) | undefined;
   spansExported.pull = () => {
     if (spanSource === undefined) return;
@@ -100,8 +125,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     spansDropped.set('export_failed', s.dropped.exportFailed);
   };
 
-  const own: OwnMetric[] = [httpServer, httpClient, rpcServer, rpcClient, latency, overflow, invalid,
-    spansExported, spansDropped, evidenceTriggers, heapSnapshots];
+  const own: OwnMetric[] = [httpServer, httpClient, rpcServer, rpcClient, latency, overflow, latencyOverflow, invalid,
+    spansExported, spansDropped, evidenceTriggers, evidenceBlips, heapSnapshots, debugRefused];
   let runtime: RuntimeHandles | undefined;
   if (options.runtime ?? true) {
     own.push(new EluGauge());
@@ -109,6 +134,15 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   }
   // prom-client's registerMetric is typed for its own classes; ours implement the same duck type.
   for (const m of own) registry.registerMetric(m as unknown as Parameters<Registry['registerMetric']>[0]);
+  // Span export batches (tracing.stats()): held by the exporter now (a gauge) and given up at
+  // their deadline (a counter); a stuck Collector shows here before memory or drops do.
+  const batchesAbandoned = new SimpleCounter('tailtrace_span_export_batches_abandoned_total', 'Span export batches given up at their export deadline.');
+  batchesAbandoned.pull = () => batchesAbandoned.set('', spanSource?.().abandonedBatches ?? batchesAbandoned.value());
+  registry.registerMetric(batchesAbandoned as unknown as Parameters<Registry['registerMetric']>[0]);
+  registry.registerMetric(new Gauge({
+    name: 'tailtrace_span_export_batches_in_flight', help: 'Span export batches sent and not answered yet (abandoned ones included).', registers: [],
+    collect() { this.set(spanSource?.().inFlightBatches ?? 0); },
+  }));
 
   const record = (rec: OperationRecord): void => {
     try {
@@ -201,6 +235,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       },
       snapshot: (result) => {
         if (SNAPSHOT_RESULTS.includes(result)) heapSnapshots.inc(result);
+      },
+      blip: (kind) => {
+        if (BLIP_TRIGGERS.includes(kind)) evidenceBlips.inc(kind);
+      },
+      refused: (endpoint) => {
+        if (DEBUG_ENDPOINTS.includes(endpoint)) debugRefused.inc(endpoint);
       },
     },
     setSpanStatsSource: (source) => {

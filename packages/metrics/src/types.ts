@@ -32,10 +32,14 @@ export interface HdrOptions {
   /** Largest tracked value; larger values are clamped to it (default 60 s, at most 2147 s). */
   highestTrackableS?: number;
   /**
-   * Operations with their own window before the rest fold into `_overflow` (default 256). Each
-   * active operation holds ~140 KB at the default range, so this bounds the summary to ~36 MB.
+   * Operations with their own window, per kind, before the rest of that kind fold into its own
+   * `_overflow` operation: one kind can never take another's place (300 outgoing hosts do not push
+   * a new route out). A number caps every kind alike; the default is 256 for each server kind
+   * (`http_server`, `rpc_server`) and 64 for each client kind (`http_client` by server address,
+   * `rpc_client`), never more than maxSeriesPerMetric. Each active operation holds ~140 KB at the
+   * default range: ~36 MB for a full server budget, ~9 MB for a full client one.
    */
-  maxOperations?: number;
+  maxOperations?: number | Partial<Record<OperationKind, number>>;
 }
 
 export interface MetricsOptions {
@@ -102,14 +106,25 @@ export interface SlowRequest {
 export type EvidenceTrigger = 'p99_regression' | 'heap_growth' | 'heap_limit' | 'signal' | 'endpoint';
 export type SnapshotResult = 'written' | 'refused' | 'failed';
 
+/** Debug requests that cost the service a full GC or a CPU profile, limited to one at a time. */
+export type DebugEndpoint = 'heap_gc' | 'cpu_profile' | 'evidence';
+
 export interface EvidenceApi {
   trigger(kind: EvidenceTrigger): void;
   snapshot(result: SnapshotResult): void;
+  /** A trigger later shown to be a blip: tailtrace_evidence_blips_total{trigger}. */
+  blip(kind: EvidenceTrigger): void;
+  /** A debug request refused by its limit (one at a time, a minimum interval): tailtrace_debug_requests_refused_total. */
+  refused(endpoint: DebugEndpoint): void;
 }
 
 export interface SpanStats {
   exported: number;
   dropped: { queueFull: number; exportFailed: number };
+  /** Export batches sent and not answered yet (tailtrace_span_export_batches_in_flight). */
+  inFlightBatches?: number;
+  /** Export batches given up at their deadline (tailtrace_span_export_batches_abandoned_total). */
+  abandonedBatches?: number;
 }
 
 export interface RenderResult {

@@ -30,16 +30,60 @@ test('10,000 distinct routes: series bounded by the cap, excess in _overflow and
   m.close();
 });
 
-test('the HDR cap is shared across operation kinds', () => {
-  const m = createMetrics({ runtime: false, maxSeriesPerMetric: 3 });
-  m.record({ kind: 'http_server', method: 'GET', route: '/a', statusCode: 200, durationS: 0.01 });
+test('300 distinct client hosts do not push new server routes into _overflow: a budget per kind', async () => {
+  const m = createMetrics({ runtime: false });
+  for (let i = 0; i < 300; i++) {
+    m.record({ kind: 'http_client', method: 'GET', serverAddress: `host-${i}.example`, statusCode: 200, durationS: 0.01 });
+    m.record({ kind: 'rpc_client', rpcService: `svc${i}.S`, rpcMethod: 'Get', grpcStatusCode: 0, durationS: 0.01 });
+  }
+  for (let i = 0; i < 200; i++) m.record({ kind: 'http_server', method: 'GET', route: `/r/${i}/:id`, statusCode: 200, durationS: 0.02 });
+  m.record({ kind: 'rpc_server', rpcService: 'orders.OrderService', rpcMethod: 'Get', grpcStatusCode: 0, durationS: 0.02 });
+  const ops = m.hdr.operations();
+  const of = (kind: string) => ops.filter((o) => o.kind === kind);
+  assert.equal(of('http_server').length, 200, 'every route has its own window');
+  assert.ok(of('http_server').every((o) => o.operation !== OVERFLOW_VALUE));
+  assert.equal(m.hdr.read('http_server', 'GET /r/199/:id')!.count, 1);
+  assert.equal(m.hdr.read('rpc_server', 'orders.OrderService/Get')!.count, 1);
+  // Clients: 64 each by default, the rest in their kind's own _overflow.
+  assert.equal(of('http_client').length, 65);
+  assert.equal(m.hdr.read('http_client', OVERFLOW_VALUE)!.count, 236);
+  assert.equal(of('rpc_client').length, 65);
+  assert.equal(m.hdr.read('rpc_client', OVERFLOW_VALUE)!.count, 236);
+  const fams = parseExposition((await m.render('application/openmetrics-text')).body, true);
+  const byKind = Object.fromEntries(fams.get('tailtrace_latency_operations_overflow')!.samples.map((s) => [s.labels.kind, s.value]));
+  assert.deepEqual(byKind, { http_server: 0, http_client: 236, rpc_server: 0, rpc_client: 236 });
+  const byMetric = Object.fromEntries(fams.get('tailtrace_metric_series_overflow')!.samples.map((s) => [s.labels.metric, s.value]));
+  assert.equal(byMetric.tailtrace_latency_seconds, 472, 'the total keeps counting for existing dashboards');
+  m.close();
+});
+
+test('a server kind fills only its own budget', () => {
+  const m = createMetrics({ runtime: false, hdr: { maxOperations: { http_server: 2, http_client: 1 } } });
+  for (let i = 0; i < 4; i++) m.record({ kind: 'http_server', method: 'GET', route: `/r/${i}`, statusCode: 200, durationS: 0.01 });
+  m.record({ kind: 'http_client', method: 'GET', serverAddress: 'a', statusCode: 200, durationS: 0.01 });
+  m.record({ kind: 'http_client', method: 'GET', serverAddress: 'b', statusCode: 200, durationS: 0.01 });
   m.record({ kind: 'rpc_server', rpcService: 's', rpcMethod: 'A', grpcStatusCode: 0, durationS: 0.01 });
-  m.record({ kind: 'rpc_client', rpcService: 's', rpcMethod: 'A', grpcStatusCode: 0, durationS: 0.01 });
-  m.record({ kind: 'http_client', method: 'GET', serverAddress: 'h', statusCode: 200, durationS: 0.01 });
   assert.deepEqual(m.hdr.operations().map((o) => `${o.kind} ${o.operation}`), [
-    'http_server GET /a', 'rpc_server s/A', 'rpc_client s/A', 'http_client _overflow',
+    'http_server GET /r/0', 'http_server GET /r/1', 'http_server _overflow', 'http_client GET a', 'http_client _overflow', 'rpc_server s/A',
   ]);
   m.close();
+});
+
+test('the per-kind caps never exceed maxSeriesPerMetric; a number caps every kind', () => {
+  const m = createMetrics({ runtime: false, maxSeriesPerMetric: 3 });
+  for (const kind of ['http_server', 'http_client'] as const) {
+    for (let i = 0; i < 5; i++) m.record({ kind, method: 'GET', route: `/r/${i}`, serverAddress: `h${i}`, statusCode: 200, durationS: 0.01 });
+  }
+  assert.equal(m.hdr.operations().length, 8);
+  m.close();
+  const n = createMetrics({ runtime: false, hdr: { maxOperations: 1 } });
+  for (const kind of ['http_server', 'http_client'] as const) {
+    for (let i = 0; i < 3; i++) n.record({ kind, method: 'GET', route: `/r/${i}`, serverAddress: `h${i}`, statusCode: 200, durationS: 0.01 });
+  }
+  assert.deepEqual(n.hdr.operations().map((o) => `${o.kind} ${o.operation}`), [
+    'http_server GET /r/0', 'http_server _overflow', 'http_client GET h0', 'http_client _overflow',
+  ]);
+  n.close();
 });
 
 test('record() never throws and counts malformed input', async () => {

@@ -43,6 +43,12 @@ test('evidence counters are pre-initialized and count; unknown values are ignore
   body = (await m.render('application/openmetrics-text')).body;
   assert.deepEqual(values(body, 'tailtrace_evidence_triggers'), { p99_regression: 2, heap_growth: 0, heap_limit: 0, signal: 1, endpoint: 0 });
   assert.deepEqual(values(body, 'tailtrace_heap_snapshots'), { written: 1, refused: 1, failed: 0 });
+  // blips: only the triggers a later window can judge
+  assert.deepEqual(values(body, 'tailtrace_evidence_blips'), { p99_regression: 0, heap_growth: 0 });
+  m.evidence.blip('heap_growth');
+  m.evidence.blip('signal');
+  body = (await m.render('application/openmetrics-text')).body;
+  assert.deepEqual(values(body, 'tailtrace_evidence_blips'), { p99_regression: 0, heap_growth: 1 });
   m.close();
 });
 

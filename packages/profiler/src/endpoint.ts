@@ -2,6 +2,8 @@
 // absent) unless a token is configured: a heap snapshot exposes every secret in memory.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestTarget } from './debug-handler.ts';
+import type { EvidenceManifest } from './evidence-format.ts';
 
 export const EVIDENCE_PATH = '/debug/tailtrace/evidence';
 
@@ -37,10 +39,28 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(text);
 }
 
-/** Returns false for anything it does not own (other paths; every path when no token is set). */
-export function handleEvidenceRequest(route: EvidenceRoute, req: IncomingMessage, res: ServerResponse): boolean {
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  if (url.pathname !== EVIDENCE_PATH || !route.token) return false;
+/**
+ * What the endpoint answers about a bundle it wrote: what was captured and why, not where. The
+ * manifest on disk keeps host, pid and versions (diagnose needs them); a caller who holds the
+ * token but not the machine learns nothing about the process it did not already know.
+ */
+export function evidenceResponse(m: EvidenceManifest): Omit<EvidenceManifest, 'host' | 'pid' | 'versions'> {
+  const { host: _host, pid: _pid, versions: _versions, ...rest } = m;
+  return rest;
+}
+
+/**
+ * Returns false for anything it does not own (other paths; every path when no token is set).
+ * `target` is the caller's reading of req.url (see DebugHandler); without it req.url is parsed here.
+ */
+export function handleEvidenceRequest(route: EvidenceRoute, req: IncomingMessage, res: ServerResponse, target?: RequestTarget): boolean {
+  let url: RequestTarget;
+  try {
+    url = target ?? new URL(req.url ?? '/', 'http://localhost');
+  } catch {
+    return false;
+  }
+  if (url.pathname.toLowerCase() !== EVIDENCE_PATH || !route.token) return false;
   // The body is not used; drain it so the connection can be reused.
   req.resume();
   if (!bearerMatches(req.headers.authorization, route.token)) {

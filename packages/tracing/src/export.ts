@@ -1,8 +1,9 @@
 // A batch span processor whose memory is bounded by construction: one array of at most
-// maxQueueSize spans plus at most one batch in flight. Anything beyond that is dropped and
-// counted, never buffered, never awaited by a request. We write our own instead of using the
-// SDK's BatchSpanProcessor because that one neither counts failed exports nor bounds the time a
-// stuck exporter can hold a batch (its timeout rejects, but the batch stays referenced).
+// maxQueueSize spans plus at most maxInFlightBatches batches held by the exporter. Anything beyond
+// that is dropped and counted, never buffered, never awaited by a request. We write our own
+// instead of using the SDK's BatchSpanProcessor because that one neither counts failed exports
+// nor bounds what a stuck exporter can hold (its timeout rejects, but the batch stays referenced
+// and the next one is sent anyway).
 import { context, TraceFlags } from '@opentelemetry/api';
 import { ExportResultCode, suppressTracing } from '@opentelemetry/core';
 import type { ExportResult } from '@opentelemetry/core';
@@ -13,34 +14,51 @@ export interface BoundedProcessorOptions {
   maxQueueSize: number;
   maxExportBatchSize: number;
   scheduledDelayMillis: number;
+  /** The processor gives a batch up after this long (counted as failed and abandoned). */
   exportTimeoutMillis: number;
+  /**
+   * Batches the exporter may hold at once, abandoned ones included until it answers for them
+   * (default 2). At the bound no new export starts: spans wait in the queue, which drops and
+   * counts when full.
+   */
+  maxInFlightBatches?: number;
   /** Called once for the first failed export (so the operator learns spans are being lost). */
   onFirstExportError?: (err: Error) => void;
 }
 
 export class BoundedSpanProcessor implements SpanProcessor {
   readonly #exporter: SpanExporter;
-  readonly #opts: BoundedProcessorOptions;
+  readonly #opts: Required<Omit<BoundedProcessorOptions, 'onFirstExportError'>> & Pick<BoundedProcessorOptions, 'onFirstExportError'>;
   #queue: ReadableSpan[] = [];
   #timer: NodeJS.Timeout | undefined;
-  #inFlight: Promise<void> | undefined;
+  /** The export the loop waits for: settles on the exporter's answer or at the deadline. */
+  #active: Promise<void> | undefined;
+  #activeSpans = 0;
+  /** Batches handed to the exporter whose callback has not come yet (active + abandoned). */
+  #held = 0;
+  #abandoned = 0;
   #exported = 0;
   #queueFull = 0;
   #exportFailed = 0;
-  #inFlightCount = 0;
   #warned = false;
   #shutdown = false;
 
   constructor(exporter: SpanExporter, opts: BoundedProcessorOptions) {
     this.#exporter = exporter;
-    this.#opts = { ...opts, maxExportBatchSize: Math.min(opts.maxExportBatchSize, opts.maxQueueSize) };
+    this.#opts = {
+      ...opts,
+      maxExportBatchSize: Math.min(opts.maxExportBatchSize, opts.maxQueueSize),
+      maxInFlightBatches: Math.max(1, Math.floor(opts.maxInFlightBatches ?? 2)),
+    };
   }
 
   stats(): ExportStats {
     return {
       exported: this.#exported,
       dropped: { queueFull: this.#queueFull, exportFailed: this.#exportFailed },
-      queued: this.#queue.length + this.#inFlightCount,
+      queued: this.#queue.length + this.#activeSpans,
+      inFlightBatches: this.#held,
+      abandonedBatches: this.#abandoned,
     };
   }
 
@@ -54,29 +72,30 @@ export class BoundedSpanProcessor implements SpanProcessor {
     }
     this.#queue.push(span);
     if (this.#queue.length >= this.#opts.maxExportBatchSize) this.#kick();
-    else if (this.#timer === undefined) {
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined;
-        this.#kick();
-      }, this.#opts.scheduledDelayMillis);
-      this.#timer.unref();
-    }
+    else this.#schedule();
   }
 
-  /** Start one export if none is running; when it ends, continue while spans are waiting. */
+  #schedule(): void {
+    if (this.#timer !== undefined || this.#shutdown || this.#queue.length === 0) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#kick();
+    }, this.#opts.scheduledDelayMillis);
+    this.#timer.unref();
+  }
+
+  /** Start one export if none is running and the exporter may take one more; when it ends, continue while spans wait. */
   #kick(): void {
-    if (this.#inFlight !== undefined || this.#queue.length === 0) return;
-    this.#inFlight = this.#exportOne().finally(() => {
-      this.#inFlight = undefined;
-      if (this.#queue.length >= this.#opts.maxExportBatchSize) this.#kick();
-      else if (this.#queue.length > 0 && this.#timer === undefined && !this.#shutdown) {
-        this.#timer = setTimeout(() => {
-          this.#timer = undefined;
-          this.#kick();
-        }, this.#opts.scheduledDelayMillis);
-        this.#timer.unref();
-      }
+    if (this.#active !== undefined || this.#queue.length === 0 || this.#held >= this.#opts.maxInFlightBatches) return;
+    this.#active = this.#exportOne().finally(() => {
+      this.#active = undefined;
+      this.#continue();
     });
+  }
+
+  #continue(): void {
+    if (this.#queue.length >= this.#opts.maxExportBatchSize) this.#kick();
+    else this.#schedule();
   }
 
   #exportOne(): Promise<void> {
@@ -84,30 +103,29 @@ export class BoundedSpanProcessor implements SpanProcessor {
       ? this.#queue
       : this.#queue.slice(0, this.#opts.maxExportBatchSize);
     this.#queue = batch === this.#queue ? [] : this.#queue.slice(batch.length);
-    this.#inFlightCount = batch.length;
+    this.#activeSpans = batch.length;
+    this.#held++;
     return new Promise<void>((resolve) => {
       let settled = false;
-      const finish = (result: ExportResult): void => {
-        if (settled) return; // a late callback after our timeout must not be counted twice
+      let answered = false;
+      const settle = (result: ExportResult, abandoned: boolean): void => {
         settled = true;
         clearTimeout(timer);
-        this.#inFlightCount = 0;
-        if (result.code === ExportResultCode.SUCCESS) this.#exported += batch.length;
-        else {
-          this.#exportFailed += batch.length;
-          if (!this.#warned) {
-            this.#warned = true;
-            try {
-              this.#opts.onFirstExportError?.(result.error ?? new Error('span export failed'));
-            } catch {
-              // a reporting hook must not break the export loop
-            }
-          }
-        }
+        this.#activeSpans = 0;
+        if (abandoned) this.#abandoned++;
+        this.#count(batch.length, result);
         resolve();
       };
+      const onAnswer = (result: ExportResult): void => {
+        if (answered) return; // an exporter calling back twice must not free two slots
+        answered = true;
+        this.#held--;
+        // A late answer after our deadline was already counted; it only frees its slot.
+        if (!settled) settle(result, false);
+        else if (this.#active === undefined) this.#continue();
+      };
       const timer = setTimeout(
-        () => finish({ code: ExportResultCode.FAILED, error: new Error(`span export timed out after ${this.#opts.exportTimeoutMillis} ms`) }),
+        () => settle({ code: ExportResultCode.FAILED, error: new Error(`span export timed out after ${this.#opts.exportTimeoutMillis} ms`) }, true),
         this.#opts.exportTimeoutMillis,
       );
       timer.unref();
@@ -115,24 +133,43 @@ export class BoundedSpanProcessor implements SpanProcessor {
       // spans back into this queue forever).
       context.with(suppressTracing(context.active()), () => {
         try {
-          this.#exporter.export(batch, finish);
+          this.#exporter.export(batch, onAnswer);
         } catch (err) {
-          finish({ code: ExportResultCode.FAILED, error: err instanceof Error ? err : new Error(String(err)) });
+          onAnswer({ code: ExportResultCode.FAILED, error: err instanceof Error ? err : new Error(String(err)) });
         }
       });
     });
   }
 
+  #count(spans: number, result: ExportResult): void {
+    if (result.code === ExportResultCode.SUCCESS) {
+      this.#exported += spans;
+      return;
+    }
+    this.#exportFailed += spans;
+    if (this.#warned) return;
+    this.#warned = true;
+    try {
+      this.#opts.onFirstExportError?.(result.error ?? new Error('span export failed'));
+    } catch {
+      // a reporting hook must not break the export loop
+    }
+  }
+
+  /**
+   * Exports what is queued now. Bounded: at most queue/batch rounds, each bounded by the export
+   * deadline; it stops early when the exporter holds all the batches it may.
+   */
   async forceFlush(): Promise<void> {
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    // Drain what is queued now (bounded: at most queue/batch rounds, each bounded by the timeout).
     let rounds = Math.ceil(this.#queue.length / this.#opts.maxExportBatchSize) + 1;
-    while (rounds-- > 0 && (this.#inFlight !== undefined || this.#queue.length > 0)) {
-      if (this.#inFlight === undefined) this.#kick();
-      await this.#inFlight;
+    while (rounds-- > 0 && (this.#active !== undefined || this.#queue.length > 0)) {
+      if (this.#active === undefined) this.#kick();
+      if (this.#active === undefined) break;
+      await this.#active;
     }
   }
 
@@ -140,6 +177,11 @@ export class BoundedSpanProcessor implements SpanProcessor {
     if (this.#shutdown) return;
     await this.forceFlush();
     this.#shutdown = true;
-    await this.#exporter.shutdown();
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    try {
+      await this.#exporter.shutdown();
+    } catch {
+      // an exporter failing to shut down has nothing left for us to release
+    }
   }
 }

@@ -7,7 +7,8 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Context, Span, TextMapSetter } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
-import { normalizeMethod, redactQuery, splitHostPort, stripCredentials } from './http-common.ts';
+import { normalizeMethod, splitHostPort } from './http-common.ts';
+import { QueryRedactor, redactUserinfo } from './redact.ts';
 import type { Runtime } from './runtime.ts';
 
 const kState = Symbol('tailtrace.httpClient');
@@ -76,7 +77,9 @@ function nodeHeader(req: NodeRequest, name: string): string | undefined {
   return v === undefined ? undefined : Array.isArray(v) ? v.join(',') : String(v);
 }
 
-function begin(rt: Runtime, method: string, origin: string, path: string, host: string, port: number | undefined, explicit?: Context): ClientState {
+function begin(
+  rt: Runtime, redactor: QueryRedactor, method: string, origin: string, path: string, host: string, port: number | undefined, explicit?: Context,
+): ClientState {
   const start = performance.now();
   const m = normalizeMethod(method);
   const state: ClientState = { span: undefined, start, method: m, host, statusCode: 0 };
@@ -89,7 +92,8 @@ function begin(rt: Runtime, method: string, origin: string, path: string, host: 
     if (m === '_OTHER') span.setAttribute('http.request.method_original', method);
     span.setAttribute('server.address', host);
     if (port !== undefined) span.setAttribute('server.port', port);
-    span.setAttribute('url.full', stripCredentials(origin) + redactQuery(path));
+    // Semconv: userinfo becomes REDACTED:REDACTED, secret query values REDACTED.
+    span.setAttribute('url.full', redactUserinfo(origin) + redactor.redact(path));
   }
   return state;
 }
@@ -148,11 +152,14 @@ function originHostPort(origin: string): { host: string; port: number | undefine
 export interface HttpClientOptions {
   /** Requests to this exact origin + path are never traced (our own OTLP export). */
   ignoreUrl?: string;
+  /** Query keys redacted in url.full besides the default list (see redact.ts). */
+  redactQueryKeys?: readonly string[];
 }
 
 /** Subscribes to the channels; returns the unsubscribe function. */
 export function enableHttpClientTracing(rt: Runtime, opts: HttpClientOptions = {}): () => void {
   const ignore = opts.ignoreUrl;
+  const redactor = new QueryRedactor(opts.redactQueryKeys);
   const skip = (url: string): boolean => isTracingSuppressed(context.active()) || (ignore !== undefined && url === ignore);
 
   const subs: Array<[string, (msg: unknown) => void]> = [];
@@ -169,7 +176,7 @@ export function enableHttpClientTracing(rt: Runtime, opts: HttpClientOptions = {
     if (skip(origin + path)) return;
     const hp = originHostPort(origin);
     const explicit = explicitParent(undiciHeader(req.headers, 'traceparent'), undiciHeader(req.headers, 'tracestate'));
-    const state = begin(rt, typeof req.method === 'string' ? req.method : 'GET', origin, path, hp.host, hp.port, explicit);
+    const state = begin(rt, redactor, typeof req.method === 'string' ? req.method : 'GET', origin, path, hp.host, hp.port, explicit);
     req[kState] = state;
     if (state.span !== undefined && explicit === undefined) propagation.inject(trace.setSpan(context.active(), state.span), req, undiciSetter);
   });
@@ -203,7 +210,7 @@ export function enableHttpClientTracing(rt: Runtime, opts: HttpClientOptions = {
     const hp = splitHostPort(host);
     if (hp.port === undefined) hp.port = req.protocol === 'https:' ? 443 : 80;
     const explicit = explicitParent(nodeHeader(req, 'traceparent'), nodeHeader(req, 'tracestate'));
-    const state = begin(rt, req.method, origin, req.path, hp.host, hp.port, explicit);
+    const state = begin(rt, redactor, req.method, origin, req.path, hp.host, hp.port, explicit);
     req[kState] = state;
     if (state.span !== undefined && explicit === undefined && !req.headersSent) {
       propagation.inject(trace.setSpan(context.active(), state.span), req, nodeSetter);

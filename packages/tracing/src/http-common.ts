@@ -37,30 +37,3 @@ export function pathOf(target: string): string {
   const q = target.indexOf('?');
   return q === -1 ? target : target.slice(0, q);
 }
-
-// Query keys whose values are credentials (semconv url.full recommendation).
-const SENSITIVE_QUERY_KEYS = ['AWSAccessKeyId', 'Signature', 'sig', 'X-Goog-Signature'];
-
-/** Keeps the query but replaces known credential values with REDACTED. */
-export function redactQuery(target: string): string {
-  const q = target.indexOf('?');
-  if (q === -1) return target;
-  let hit = false;
-  for (const k of SENSITIVE_QUERY_KEYS) if (target.includes(k + '=', q)) hit = true;
-  if (!hit) return target;
-  const parts = target.slice(q + 1).split('&').map((p) => {
-    const eq = p.indexOf('=');
-    return eq !== -1 && SENSITIVE_QUERY_KEYS.includes(p.slice(0, eq)) ? p.slice(0, eq + 1) + 'REDACTED' : p;
-  });
-  return target.slice(0, q + 1) + parts.join('&');
-}
-
-/** Removes "user:pass@" from an origin like "http://user:pass@host:1". */
-export function stripCredentials(origin: string): string {
-  const scheme = origin.indexOf('://');
-  const at = origin.indexOf('@', scheme + 3);
-  if (at === -1) return origin;
-  const slash = origin.indexOf('/', scheme + 3);
-  if (slash !== -1 && slash < at) return origin;
-  return origin.slice(0, scheme + 3) + origin.slice(at + 1);
-}

@@ -7,6 +7,8 @@ export interface Runtime {
   readonly tracer: Tracer;
   /** false when OTEL_SDK_DISABLED: skip span work entirely, still emit records. */
   readonly enabled: boolean;
+  /** TracingOptions.grpcMessageEvents: one rpc.message event per gRPC message. */
+  readonly grpcMessageEvents?: boolean;
   emit(rec: OperationRecord): void;
 }
 

@@ -4,26 +4,26 @@
 import { context, propagation, ProxyTracerProvider, trace } from '@opentelemetry/api';
 import type { Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
 import type { Sampler, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Interceptor, ServerInterceptor } from '@grpc/grpc-js';
-import {
-  intFromEnv, otlpHeaders, parseBoolean, parseResourceAttributes, resolveEndpoint, resolveExporterName, resolvePropagators,
-  resolveSamplerName, resolveSamplerRatio, resolveServiceName,
-} from './env.ts';
+import { quote } from './env.ts';
 import { BoundedSpanProcessor } from './export.ts';
 import { WorkerOtlpExporter } from './worker-exporter.ts';
 import { createExpressErrorHandler, createExpressMiddleware } from './express.ts';
 import type { ExpressErrorMiddleware, ExpressMiddleware } from './express.ts';
 import { createClientInterceptor, createServerInterceptor } from './grpc.ts';
 import { enableHttpClientTracing } from './http-client.ts';
+import { whileHeld } from './keep-alive.ts';
 import { currentTraceIds, pinoMixin } from './log.ts';
 import { buildPropagator } from './propagation.ts';
+import { maskUrl, scrubSecrets, secretsOf } from './redact.ts';
 import { safeEmitter } from './runtime.ts';
 import type { Runtime } from './runtime.ts';
 import { buildSampler } from './sampler.ts';
+import { resolveSettings, stderrWarn } from './settings.ts';
+import type { TracingSettings } from './settings.ts';
 import type { ExportStats, TraceIds, TracingOptions } from './types.ts';
 
 export const TRACER_NAME = '@tailtrace/tracing';
@@ -34,10 +34,16 @@ export interface Tracing {
   /** The SDK provider; undefined when disabled. */
   readonly provider: TracerProvider | undefined;
   readonly serviceName: string;
-  /** Where spans are exported (also when a custom exporter replaces OTLP, for reporting). */
+  /**
+   * The OTLP traces URL configured (also when a custom exporter replaces OTLP), for reporting:
+   * credentials and secret query values are masked.
+   */
   readonly endpoint: string;
   readonly disabled: boolean;
-  /** One phrase saying where spans go: the OTLP URL, 'the configured exporter', 'nowhere (exporter none)' or 'nowhere (SDK disabled)'. */
+  /**
+   * One phrase saying where spans go: the (masked) OTLP URL, 'the configured exporter',
+   * 'nowhere (exporter none)', 'nowhere (invalid endpoint)' or 'nowhere (SDK disabled)'.
+   */
   readonly exportTarget: string;
   expressMiddleware(): ExpressMiddleware;
   expressErrorHandler(): ExpressErrorMiddleware;
@@ -48,8 +54,13 @@ export interface Tracing {
   /** Subscribes fetch/undici and node:http(s) diagnostics channels (idempotent); returns the disposer. */
   enableHttpClientTracing(): () => void;
   stats(): ExportStats;
+  /** Exports what is queued; keeps the process alive until done (bounded by the export deadlines). */
   forceFlush(): Promise<void>;
-  /** Flushes (bounded by timeoutMs), stops exporting and unregisters the global OTel API state. */
+  /**
+   * Delivers what is queued, stops exporting and unregisters the global OTel API state. Always
+   * resolves within timeoutMs (default 5000), and keeps the process alive until then if nothing
+   * else does, so `await tracing.shutdown()` at the end of a script loses no span.
+   */
   shutdown(timeoutMs?: number): Promise<void>;
   currentTraceIds(): TraceIds;
   pinoMixin(): () => TraceIds;
@@ -77,6 +88,7 @@ class TracingImpl implements Tracing {
   readonly endpoint: string;
   readonly disabled: boolean;
   readonly exportTarget: string;
+  readonly #settings: TracingSettings;
   readonly #rt: Runtime;
   readonly #processor: BoundedSpanProcessor | undefined;
   readonly #registered = { context: false, propagation: false, trace: false };
@@ -86,67 +98,39 @@ class TracingImpl implements Tracing {
   #shutdown: Promise<void> | undefined;
 
   constructor(options: TracingOptions) {
-    const env = options.env ?? process.env;
-    const envAttrs = parseResourceAttributes(env.OTEL_RESOURCE_ATTRIBUTES);
-    const attrs: Record<string, string | number | boolean> = { ...envAttrs, ...options.resourceAttributes };
-    const fromResource = typeof attrs['service.name'] === 'string' ? attrs['service.name'] : undefined;
-    const serviceName = resolveServiceName(options.serviceName, env, fromResource);
-    if (serviceName !== undefined) attrs['service.name'] = serviceName;
-    const resource = defaultResource().merge(resourceFromAttributes(attrs));
+    const settings = resolveSettings(options ?? {});
+    this.#settings = settings;
+    const resource = defaultResource().merge(resourceFromAttributes(settings.resourceAttributes));
     this.serviceName = String(resource.attributes['service.name'] ?? 'unknown_service');
-    this.endpoint = resolveEndpoint(options.endpoint, env);
-    this.disabled = options.disabled ?? parseBoolean(env.OTEL_SDK_DISABLED);
-    const emit = safeEmitter(options.onOperation);
+    this.endpoint = maskUrl(settings.endpoint);
+    this.disabled = settings.disabled;
+    this.exportTarget = exportTarget(settings);
+    const emit = safeEmitter(settings.onOperation);
 
     if (this.disabled) {
       // No SDK at all: instrumentations skip span work but still emit OperationRecords.
       this.tracer = new ProxyTracerProvider().getTracer(TRACER_NAME);
       this.provider = undefined;
       this.#processor = undefined;
-      this.exportTarget = 'nowhere (SDK disabled)';
       this.#rt = { tracer: this.tracer, enabled: false, emit };
     } else {
-      const exportTimeoutMillis = intFromEnv(options.exportTimeoutMillis, env,
-        ['OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', 'OTEL_EXPORTER_OTLP_TIMEOUT', 'OTEL_BSP_EXPORT_TIMEOUT'], 10_000);
-      const none = options.exporter === 'none' || (options.exporter === undefined && resolveExporterName(env) === 'none');
-      const custom = typeof options.exporter === 'object' ? options.exporter : undefined;
-      this.exportTarget = none ? 'nowhere (exporter none)' : custom !== undefined ? 'the configured exporter' : this.endpoint;
-      const processors: SpanProcessor[] = [];
-      if (none) {
-        this.#processor = undefined;
-      } else {
-        const inThread = (): SpanExporter =>
-          new OTLPTraceExporter({ url: this.endpoint, timeoutMillis: exportTimeoutMillis, concurrencyLimit: 2, headers: otlpHeaders(env) });
-        const exporter = custom ?? (options.exportThread === 'main'
-          ? inThread()
-          : new WorkerOtlpExporter(this.endpoint, exportTimeoutMillis, otlpHeaders(env), inThread));
-        const endpoint = this.exportTarget;
-        const onFirstExportError = options.onFirstExportError ?? ((err: Error) => {
-          process.stderr.write(`[tailtrace] span export to ${endpoint} failed (${err.message}); spans are dropped and counted in stats() until it recovers\n`);
-        });
-        this.#processor = new BoundedSpanProcessor(exporter, {
-          maxQueueSize: intFromEnv(options.maxQueueSize, env, ['OTEL_BSP_MAX_QUEUE_SIZE'], 2048),
-          maxExportBatchSize: intFromEnv(options.maxExportBatchSize, env, ['OTEL_BSP_MAX_EXPORT_BATCH_SIZE'], 512),
-          scheduledDelayMillis: intFromEnv(options.scheduledDelayMillis, env, ['OTEL_BSP_SCHEDULE_DELAY'], 1000),
-          exportTimeoutMillis,
-          onFirstExportError: (err) => onFirstExportError(err, endpoint),
-        });
-        processors.push(this.#processor);
-      }
-      processors.push(...(options.spanProcessors ?? []));
-      const sampler: Sampler = typeof options.sampler === 'object'
-        ? options.sampler
-        : buildSampler(resolveSamplerName(options.sampler, env), resolveSamplerRatio(options.samplerRatio, env));
-      this.provider = new TracerProvider({ resource, sampler, spanProcessors: processors });
+      const exporter = buildExporter(settings);
+      this.#processor = exporter === undefined ? undefined : new BoundedSpanProcessor(exporter, {
+        ...settings.queue,
+        onFirstExportError: firstExportErrorReporter(settings, this.exportTarget),
+      });
+      const processors: SpanProcessor[] = [...(this.#processor ? [this.#processor] : []), ...settings.spanProcessors];
+      const sampler: Sampler = 'shouldSample' in settings.sampler ? settings.sampler : buildSampler(settings.sampler.name, settings.sampler.ratio);
+      this.provider = new TracerProvider({ resource, sampler, spanProcessors: processors, spanLimits: settings.spanLimits });
       this.tracer = this.provider.getTracer(TRACER_NAME);
-      this.#rt = { tracer: this.tracer, enabled: true, emit };
+      this.#rt = { tracer: this.tracer, enabled: true, emit, grpcMessageEvents: options.grpcMessageEvents === true };
       // Each set* returns false if someone else registered first; we then keep using our own
       // tracer directly and leave their registration alone on shutdown.
       this.#registered.context = context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-      this.#registered.propagation = propagation.setGlobalPropagator(buildPropagator(resolvePropagators(options.propagators, env)));
+      this.#registered.propagation = propagation.setGlobalPropagator(buildPropagator(settings.propagators));
       this.#registered.trace = trace.setGlobalTracerProvider(this.provider);
     }
-    if (options.httpClient !== false) this.enableHttpClientTracing();
+    if (settings.httpClient) this.enableHttpClientTracing();
   }
 
   expressMiddleware(): ExpressMiddleware {
@@ -169,7 +153,11 @@ class TracingImpl implements Tracing {
 
   enableHttpClientTracing(): () => void {
     if (this.#httpDispose === undefined) {
-      const unsubscribe = enableHttpClientTracing(this.#rt, { ignoreUrl: this.endpoint });
+      const ex = this.#settings.exporter;
+      const unsubscribe = enableHttpClientTracing(this.#rt, {
+        ignoreUrl: ex.kind === 'otlp' ? ex.endpoint : undefined,
+        redactQueryKeys: this.#settings.redactQueryKeys,
+      });
       const dispose = (): void => {
         unsubscribe();
         if (this.#httpDispose === dispose) this.#httpDispose = undefined;
@@ -180,29 +168,34 @@ class TracingImpl implements Tracing {
   }
 
   stats(): ExportStats {
-    return this.#processor?.stats() ?? { exported: 0, dropped: { queueFull: 0, exportFailed: 0 }, queued: 0 };
+    return this.#processor?.stats() ?? { exported: 0, dropped: { queueFull: 0, exportFailed: 0 }, queued: 0, inFlightBatches: 0, abandonedBatches: 0 };
   }
 
   async forceFlush(): Promise<void> {
-    await this.#processor?.forceFlush();
+    if (this.#processor === undefined) return;
+    // The processor's flush is bounded by its rounds times the export deadline; the hold is too.
+    const q = this.#settings.queue;
+    const bound = (Math.ceil(q.maxQueueSize / q.maxExportBatchSize) + 2) * q.exportTimeoutMillis;
+    await whileHeld(this.#processor.forceFlush(), bound);
   }
 
-  shutdown(timeoutMs = 5000): Promise<void> {
-    this.#shutdown ??= this.#doShutdown(timeoutMs);
+  shutdown(timeoutMs: number = 5000): Promise<void> {
+    if (this.#shutdown === undefined) {
+      let ms = timeoutMs;
+      if (typeof ms !== 'number' || !(ms >= 0) || ms === Infinity) {
+        this.#settings.warn(`shutdown(${quote(timeoutMs)}): the timeout is not a finite number of milliseconds; using 5000`);
+        ms = 5000;
+      }
+      this.#shutdown = this.#doShutdown(ms);
+    }
     return this.#shutdown;
   }
 
   async #doShutdown(timeoutMs: number): Promise<void> {
-    this.#httpDispose?.();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs);
-      timer.unref();
-    });
     try {
-      if (this.provider !== undefined) await Promise.race([this.provider.shutdown().catch(() => undefined), timeout]);
+      this.#httpDispose?.();
+      if (this.provider !== undefined) await whileHeld(this.provider.shutdown(), timeoutMs);
     } finally {
-      clearTimeout(timer);
       if (this.#registered.trace) trace.disable();
       if (this.#registered.propagation) propagation.disable();
       if (this.#registered.context) context.disable();
@@ -221,6 +214,37 @@ class TracingImpl implements Tracing {
   isSampled(): boolean {
     return isSampled();
   }
+}
+
+function exportTarget(settings: TracingSettings): string {
+  const ex = settings.exporter;
+  if (ex.kind === 'otlp') return maskUrl(ex.endpoint);
+  if (ex.kind === 'custom') return 'the configured exporter';
+  return `nowhere (${ex.why})`;
+}
+
+function buildExporter(settings: TracingSettings): SpanExporter | undefined {
+  const ex = settings.exporter;
+  if (ex.kind === 'custom') return ex.exporter;
+  if (ex.kind === 'none') return undefined;
+  return new WorkerOtlpExporter({
+    url: ex.endpoint, headers: settings.headers, timeoutMs: settings.queue.exportTimeoutMillis,
+    maxInFlight: settings.queue.maxInFlightBatches, thread: settings.exportThread,
+  });
+}
+
+/** The first failed export is reported once, with credentials and header values masked. */
+function firstExportErrorReporter(settings: TracingSettings, target: string): (err: Error) => void {
+  const secrets = settings.exporter.kind === 'otlp' ? secretsOf(settings.exporter.endpoint, settings.headers) : [];
+  const hook = settings.onFirstExportError;
+  return (err) => {
+    const message = scrubSecrets(err.message, secrets);
+    if (hook !== undefined) {
+      hook(new Error(message), target);
+      return;
+    }
+    stderrWarn(`span export to ${target} failed (${message}); spans are dropped and counted in stats() until it recovers`);
+  };
 }
 
 /** Whether the active span is sampled (false when there is none). */

@@ -46,8 +46,8 @@ export interface TracingOptions {
   exporter?: SpanExporter | 'none';
   /**
    * Where the OTLP/HTTP requests are made: 'worker' (default) sends from a worker thread so
-   * telemetry never runs through the service's own socket and stream code; 'main' uses
-   * OpenTelemetry's exporter in the main thread.
+   * telemetry never runs through the service's own socket and stream code; 'main' sends from the
+   * main thread. Both have the same deadlines and bounds.
    */
   exportThread?: 'worker' | 'main';
   /** More processors after the bounded exporter (e.g. an in-memory view); called on the request path, keep them cheap. */
@@ -58,12 +58,41 @@ export interface TracingOptions {
   maxExportBatchSize?: number;
   /** Falls back to OTEL_BSP_SCHEDULE_DELAY, default 1000. */
   scheduledDelayMillis?: number;
-  /** Falls back to OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_BSP_EXPORT_TIMEOUT; default 10000. */
+  /**
+   * Hard deadline of one export request, from hand-over to answer: the request is destroyed then
+   * even if bytes are still arriving. Falls back to OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
+   * OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_BSP_EXPORT_TIMEOUT; default 10000.
+   */
   exportTimeoutMillis?: number;
+  /**
+   * Export batches that may be outstanding at once, counting ones given up at their deadline
+   * whose exporter has not answered yet (default 2). Past it, spans wait in the queue (and are
+   * dropped and counted when it is full) instead of piling up in the exporter.
+   */
+  maxInFlightBatches?: number;
+  /**
+   * Span limits as OpenTelemetry defines them. Each falls back to its OTEL_SPAN_* / OTEL_EVENT_* /
+   * OTEL_LINK_* variable, then the general OTEL_ATTRIBUTE_* one, then the default: 128 for every
+   * count and 4096 characters for attribute values (the SDK's default is unlimited).
+   */
+  spanLimits?: SpanLimits;
+  /**
+   * Query keys whose values are replaced by REDACTED in `url.full`, in addition to the semantic
+   * conventions' list and common secret names (token, api_key, password, ...). Case-insensitive.
+   */
+  redactQueryKeys?: string[];
+  /** Where configuration problems are reported (one line each); default: stderr with a `[tailtrace]` prefix. */
+  onConfigWarning?: (message: string) => void;
   /** Called once per finished server/client operation; exceptions are caught and reported once. */
   onOperation?: (rec: OperationRecord) => void;
   /** Called once, on the first failed export; default prints one line to stderr. */
   onFirstExportError?: (err: Error, endpoint: string) => void;
+  /**
+   * Add one `rpc.message` event (rpc.message.type SENT/RECEIVED, rpc.message.id) per gRPC message
+   * to the call's span (default false: a long stream would fill the span's event limit). The
+   * counts per direction are always recorded as rpc.grpc.messages_sent / messages_received.
+   */
+  grpcMessageEvents?: boolean;
   /** Trace outgoing fetch/undici and node:http(s) requests (default true). */
   httpClient?: boolean;
   /** Process environment to read OTEL_* from (default process.env); tests pass their own. */
@@ -73,7 +102,28 @@ export interface TracingOptions {
 export interface ExportStats {
   exported: number;
   dropped: { queueFull: number; exportFailed: number };
+  /** Spans waiting in the queue plus those of the batch being exported. */
   queued: number;
+  /** Batches handed to the exporter and not answered yet, including abandoned ones (at most maxInFlightBatches). */
+  inFlightBatches: number;
+  /** Batches given up at their export deadline (their spans are counted in dropped.exportFailed). */
+  abandonedBatches: number;
+}
+
+/** OpenTelemetry's span limits (the SDK's SpanLimits, with the OTEL_* variables' meaning). */
+export interface SpanLimits {
+  /** OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT, else OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT; default 4096. */
+  attributeValueLengthLimit?: number;
+  /** OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, else OTEL_ATTRIBUTE_COUNT_LIMIT; default 128. */
+  attributeCountLimit?: number;
+  /** OTEL_SPAN_EVENT_COUNT_LIMIT; default 128. */
+  eventCountLimit?: number;
+  /** OTEL_SPAN_LINK_COUNT_LIMIT; default 128. */
+  linkCountLimit?: number;
+  /** OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT, else OTEL_ATTRIBUTE_COUNT_LIMIT; default 128. */
+  attributePerEventCountLimit?: number;
+  /** OTEL_LINK_ATTRIBUTE_COUNT_LIMIT, else OTEL_ATTRIBUTE_COUNT_LIMIT; default 128. */
+  attributePerLinkCountLimit?: number;
 }
 
 export type TraceIds = { trace_id: string; span_id: string; trace_flags: string } | Record<string, never>;

@@ -2,88 +2,159 @@
 // The main thread only turns a batch into bytes, with the same serializer the OpenTelemetry
 // exporter uses, and transfers the buffer; it never touches a socket for telemetry. One worker
 // per exporter, unref'd so it never keeps a process alive; if it dies, the batches in flight
-// fail (and are counted by the processor) and the next batch starts a new one.
+// fail (and are counted by the processor) and the next batch starts a new one. Where no worker
+// can start (some process flags forbid them), or when asked to, the same poster runs in this
+// thread. Nothing here throws to the caller or into an event listener: every failure becomes a
+// FAILED result for the batch.
 import { Worker } from 'node:worker_threads';
 import { ExportResultCode } from '@opentelemetry/core';
 import type { ExportResult } from '@opentelemetry/core';
 import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import type { ExportJob, ExportReply, ExportWorkerData } from './export-worker.ts';
+import { createPoster } from './otlp-post.ts';
+import type { Poster, PostResult } from './otlp-post.ts';
 
 type Done = (result: ExportResult) => void;
 interface Pending {
   spans: ReadableSpan[];
   done: Done;
+  /** Fails the batch if the worker never answers (it answers by its own deadline unless it died or hangs). */
+  guard: NodeJS.Timeout;
 }
 
 // Sources run as .ts (development, tests), the build as .js: the worker file sits beside us.
 const workerFile = new URL(import.meta.url.endsWith('.ts') ? './export-worker.ts' : './export-worker.js', import.meta.url);
 
+/** How long past the request deadline we wait for the worker's answer before giving the batch up. */
+const GUARD_GRACE_MS = 1000;
+
+export interface OtlpExporterOptions {
+  url: string;
+  headers: Record<string, string>;
+  timeoutMs: number;
+  /** Export requests in flight at once (default 2). */
+  maxInFlight?: number;
+  /** 'main' never starts a worker (default 'worker'). */
+  thread?: 'worker' | 'main';
+}
+
+function failed(error: string): ExportResult {
+  return { code: ExportResultCode.FAILED, error: new Error(error) };
+}
+
+function safeDone(done: Done, result: ExportResult): void {
+  try {
+    done(result);
+  } catch {
+    // the processor's callback never throws; a custom caller's must not reach a listener
+  }
+}
+
 export class WorkerOtlpExporter implements SpanExporter {
   readonly #data: ExportWorkerData;
   readonly #pending = new Map<number, Pending>();
-  readonly #fallback: () => SpanExporter;
-  #inThread: SpanExporter | undefined;
+  #inThread: Poster | undefined;
+  #inThreadError: string | undefined;
   #worker: Worker | undefined;
   #workerAnswered = false;
+  #useThread: boolean;
   #nextId = 1;
   #shutdown = false;
 
-  /** `fallback` makes the in-thread exporter used when no worker can start in this process. */
-  constructor(url: string, timeoutMs: number, headers: Record<string, string>, fallback: () => SpanExporter) {
-    this.#data = { url, headers, timeoutMs };
-    this.#fallback = fallback;
+  constructor(opts: OtlpExporterOptions) {
+    this.#data = { url: opts.url, headers: opts.headers, timeoutMs: opts.timeoutMs, maxInFlight: Math.max(1, opts.maxInFlight ?? 2) };
+    this.#useThread = opts.thread === 'main';
   }
 
   export(spans: ReadableSpan[], done: Done): void {
-    if (this.#shutdown) return done({ code: ExportResultCode.FAILED, error: new Error('exporter is shut down') });
-    if (this.#inThread) return this.#inThread.export(spans, done);
+    if (this.#shutdown) return safeDone(done, failed('exporter is shut down'));
+    if (this.#pending.size >= this.#data.maxInFlight) return safeDone(done, failed(`${this.#data.maxInFlight} exports already in flight`));
     let body: Uint8Array | undefined;
     try {
       body = JsonTraceSerializer.serializeRequest(spans);
     } catch (err) {
-      return done({ code: ExportResultCode.FAILED, error: err instanceof Error ? err : new Error(String(err)) });
+      return safeDone(done, failed(err instanceof Error ? err.message : String(err)));
     }
-    if (body === undefined) return done({ code: ExportResultCode.FAILED, error: new Error('spans could not be serialized') });
+    if (body === undefined) return safeDone(done, failed('spans could not be serialized'));
+    const worker = this.#useThread ? undefined : this.#ensureWorker();
+    if (worker === undefined) return this.#postInThread(body, done);
     const id = this.#nextId++;
-    this.#pending.set(id, { spans, done });
+    const guard = setTimeout(() => this.#answer(id, failed(`the export worker did not answer within ${this.#data.timeoutMs + GUARD_GRACE_MS} ms`)),
+      this.#data.timeoutMs + GUARD_GRACE_MS);
+    guard.unref();
+    this.#pending.set(id, { spans, done, guard });
     const job: ExportJob = { id, body };
     // Transfer, not copy, when the bytes own their whole buffer (they do: TextEncoder output).
     const transfer = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer ? [body.buffer] : [];
-    this.#ensureWorker().postMessage(job, transfer);
+    try {
+      worker.postMessage(job, transfer);
+    } catch (err) {
+      this.#answer(id, failed(`could not hand the batch to the export worker: ${err instanceof Error ? err.message : String(err)}`));
+    }
   }
 
-  #ensureWorker(): Worker {
+  #answer(id: number, result: ExportResult): void {
+    const p = this.#pending.get(id);
+    if (p === undefined) return;
+    this.#pending.delete(id);
+    clearTimeout(p.guard);
+    safeDone(p.done, result);
+  }
+
+  #postInThread(body: Uint8Array, done: Done): void {
+    if (this.#inThread === undefined && this.#inThreadError === undefined) {
+      try {
+        this.#inThread = createPoster({ url: this.#data.url, headers: this.#data.headers, timeoutMs: this.#data.timeoutMs, maxInFlight: this.#data.maxInFlight });
+      } catch (err) {
+        this.#inThreadError = `cannot export to this endpoint: ${err instanceof Error ? err.message : String(err)}`;
+      }
+    }
+    if (this.#inThread === undefined) return safeDone(done, failed(this.#inThreadError ?? 'no exporter'));
+    this.#inThread.post(body, (r: PostResult) => safeDone(done, r.ok ? { code: ExportResultCode.SUCCESS } : failed(r.error)));
+  }
+
+  /** The running worker, a new one, or undefined when none can start here (then this thread exports). */
+  #ensureWorker(): Worker | undefined {
     if (this.#worker) return this.#worker;
-    // A clean execArgv: the worker needs only Node built-ins, and must not inherit flags workers
-    // reject (--input-type) or the application's --import/--require hooks (an APM agent would
-    // otherwise trace our export requests).
-    const worker = new Worker(workerFile, { workerData: this.#data, execArgv: [] });
+    let worker: Worker;
+    try {
+      // A clean execArgv: the worker needs only Node built-ins, and must not inherit flags workers
+      // reject (--input-type) or the application's --import/--require hooks (an APM agent would
+      // otherwise trace our export requests).
+      worker = new Worker(workerFile, { workerData: this.#data, execArgv: [] });
+    } catch {
+      this.#useThread = true;
+      return undefined;
+    }
     worker.on('message', (reply: ExportReply) => {
       this.#workerAnswered = true;
-      const p = this.#pending.get(reply.id);
-      if (!p) return;
-      this.#pending.delete(reply.id);
-      p.done(reply.ok ? { code: ExportResultCode.SUCCESS } : { code: ExportResultCode.FAILED, error: new Error(reply.error ?? 'export failed') });
+      this.#answer(reply.id, reply.ok ? { code: ExportResultCode.SUCCESS } : failed(reply.error));
     });
-    const fail = (why: string): void => {
-      if (this.#worker === worker) this.#worker = undefined;
-      // A worker that never answered could not start here (some process flags make every
-      // worker fail): export in this thread from now on, starting with what was waiting.
-      const useInThread = !this.#workerAnswered && !this.#shutdown;
-      if (useInThread) this.#inThread ??= this.#fallback();
-      for (const [id, p] of this.#pending) {
-        this.#pending.delete(id);
-        if (useInThread) this.#inThread!.export(p.spans, p.done);
-        else p.done({ code: ExportResultCode.FAILED, error: new Error(why) });
-      }
-    };
-    worker.on('error', (err) => fail(`export worker failed: ${err.message}`));
-    worker.on('exit', (code) => fail(`export worker exited (${code})`));
+    worker.on('error', (err) => this.#workerGone(worker, `export worker failed: ${err.message}`));
+    worker.on('exit', (code) => this.#workerGone(worker, `export worker exited (${code})`));
     // After the listeners: adding a 'message' listener refs the worker's port again.
     worker.unref();
     this.#worker = worker;
     return worker;
+  }
+
+  #workerGone(worker: Worker, why: string): void {
+    try {
+      if (this.#worker === worker) this.#worker = undefined;
+      // A worker that never answered could not start here (some process flags make every
+      // worker fail): export in this thread from now on, starting with what was waiting.
+      const moveToThread = !this.#workerAnswered && !this.#shutdown;
+      if (moveToThread) this.#useThread = true;
+      for (const [id, p] of [...this.#pending]) {
+        this.#pending.delete(id);
+        clearTimeout(p.guard);
+        if (moveToThread) this.export(p.spans, p.done);
+        else safeDone(p.done, failed(why));
+      }
+    } catch {
+      // never into the worker's 'error'/'exit' listener: that would be an uncaught exception
+    }
   }
 
   async forceFlush(): Promise<void> {
@@ -94,7 +165,8 @@ export class WorkerOtlpExporter implements SpanExporter {
     this.#shutdown = true;
     const worker = this.#worker;
     this.#worker = undefined;
-    if (worker) await worker.terminate();
-    await this.#inThread?.shutdown();
+    for (const id of [...this.#pending.keys()]) this.#answer(id, failed('exporter is shut down'));
+    this.#inThread?.close();
+    if (worker) await worker.terminate().catch(() => undefined);
   }
 }

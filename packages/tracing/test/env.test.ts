@@ -98,7 +98,7 @@ test('OTEL_SDK_DISABLED=true: no spans, no propagation registration, records sti
   assert.equal(records[0]!.traceId, undefined);
   await tracing.forceFlush();
   assert.equal(exporter.getFinishedSpans().length, 0);
-  assert.deepEqual(tracing.stats(), { exported: 0, dropped: { queueFull: 0, exportFailed: 0 }, queued: 0 });
+  assert.deepEqual(tracing.stats(), { exported: 0, dropped: { queueFull: 0, exportFailed: 0 }, queued: 0, inFlightBatches: 0, abandonedBatches: 0 });
 });
 
 test('createTracing twice returns the same instance; shutdown unregisters globals', async () => {

@@ -154,7 +154,7 @@ test('exporter none (option or OTEL_TRACES_EXPORTER=none) exports nothing but fe
     await tracing.forceFlush();
     assert.equal(rcv.bodies.length, 0);
     assert.deepEqual(seen, ['GET /work/:n', 'GET /work/:n', 'GET /work/:n']);
-    assert.deepEqual(tracing.stats(), { exported: 0, dropped: { queueFull: 0, exportFailed: 0 }, queued: 0 });
+    assert.deepEqual(tracing.stats(), { exported: 0, dropped: { queueFull: 0, exportFailed: 0 }, queued: 0, inFlightBatches: 0, abandonedBatches: 0 });
     await tracing.shutdown(500);
     tracing = undefined;
   }
@@ -172,4 +172,82 @@ test('OTEL_BSP_MAX_QUEUE_SIZE bounds the queue when no option is given', async (
   assert.ok(st.queued <= 40, JSON.stringify(st));
   assert.ok(st.dropped.queueFull >= 10, JSON.stringify(st));
   assert.equal(st.queued + st.dropped.queueFull + st.dropped.exportFailed + st.exported, 50);
+});
+
+/** An OTLP endpoint that sends its headers, then a byte every `everyMs`, never finishing. */
+async function trickler(everyMs: number) {
+  const seen = { requests: 0, open: 0, closed: 0 };
+  const server = http.createServer((req, res) => {
+    seen.requests++;
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': 1_000_000 });
+      res.flushHeaders();
+      const drip = setInterval(() => res.write(' '), everyMs);
+      res.on('close', () => clearInterval(drip));
+    });
+  });
+  server.on('connection', (s) => {
+    seen.open++;
+    s.on('close', () => seen.closed++);
+  });
+  const port = await listen(server);
+  cleanups.push(() => closeServer(server));
+  return { url: `http://127.0.0.1:${port}/v1/traces`, seen };
+}
+
+for (const exportThread of ['worker', 'main'] as const) {
+  test(`a trickling endpoint (exportThread ${exportThread}): each request is destroyed at its deadline, its socket released, the batch counted`, async () => {
+    // Bytes every 20 ms keep any idle timeout from firing; only a hard deadline ends the request.
+    const t = await trickler(20);
+    tracing = createTracing({ env: {}, endpoint: t.url, exportThread, scheduledDelayMillis: 5, exportTimeoutMillis: 150, httpClient: false, sampler: 'always_on', onFirstExportError: () => {} });
+    const total = 40;
+    for (let i = 0; i < total; i++) {
+      tracing.tracer.startSpan(`s${i}`).end();
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    // Without deadlines the two sockets of the agent stay with their first two requests forever.
+    await waitFor(() => t.seen.requests >= 5 && t.seen.closed >= 4, 5000);
+    await waitFor(() => tracing!.stats().queued === 0 && tracing!.stats().inFlightBatches === 0, 3000);
+    const st = tracing.stats();
+    assert.equal(st.exported, 0);
+    assert.equal(st.dropped.exportFailed + st.dropped.queueFull, total, JSON.stringify(st));
+    assert.ok(st.dropped.exportFailed > 0, JSON.stringify(st));
+    assert.ok(t.seen.open - t.seen.closed <= 2, `connections still open: ${t.seen.open - t.seen.closed}`);
+  });
+}
+
+test('an exporter that never answers holds at most maxInFlightBatches; the rest is dropped and counted, nothing piles up', async () => {
+  let calls = 0;
+  const never = { export: () => { calls++; }, shutdown: async () => {} };
+  tracing = createTracing({ env: {}, exporter: never, maxQueueSize: 20, maxExportBatchSize: 5, scheduledDelayMillis: 5, exportTimeoutMillis: 30, httpClient: false, sampler: 'always_on' });
+  const total = 200;
+  for (let i = 0; i < total; i++) {
+    tracing.tracer.startSpan(`s${i}`).end();
+    if (i % 10 === 0) await new Promise((r) => setTimeout(r, 10));
+  }
+  await new Promise((r) => setTimeout(r, 100));
+  const st = tracing.stats();
+  assert.equal(calls, 2, 'two batches handed over, then no more until one is answered');
+  assert.equal(st.inFlightBatches, 2, JSON.stringify(st));
+  assert.equal(st.abandonedBatches, 2, JSON.stringify(st));
+  assert.equal(st.exported + st.dropped.queueFull + st.dropped.exportFailed + st.queued, total, 'every span accounted for');
+  assert.ok(st.queued <= 20, JSON.stringify(st));
+});
+
+test('a late answer after the deadline frees its slot: export resumes', async () => {
+  const pending: Array<(r: { code: number }) => void> = [];
+  const slow = { export: (_s: unknown, cb: (r: { code: number }) => void) => { pending.push(cb); }, shutdown: async () => {} };
+  tracing = createTracing({ env: {}, exporter: slow, maxExportBatchSize: 1, scheduledDelayMillis: 5, exportTimeoutMillis: 20, maxInFlightBatches: 1, httpClient: false, sampler: 'always_on' });
+  tracing.tracer.startSpan('a').end();
+  tracing.tracer.startSpan('b').end();
+  await waitFor(() => tracing!.stats().abandonedBatches === 1);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(pending.length, 1, 'the second batch waits while the first is held');
+  pending[0]!({ code: 0 });
+  await waitFor(() => pending.length === 2);
+  pending[1]!({ code: 0 });
+  await waitFor(() => tracing!.stats().exported === 1);
+  const st = tracing.stats();
+  assert.deepEqual({ exported: st.exported, failed: st.dropped.exportFailed, inFlight: st.inFlightBatches }, { exported: 1, failed: 1, inFlight: 0 });
 });
