@@ -22,6 +22,7 @@ const benches: Record<string, () => Promise<Bench>> = {
   heap: () => import('./heap.ts'),
   'heap-sampling': () => import('./heap-sampling.ts'),
   'snapshot-cost': () => import('./snapshot-cost.ts'),
+  triggers: () => import('./triggers.ts'),
   metrics: async () => metricsBench,
 };
 

@@ -19,6 +19,7 @@ host.onScenario('leak', () => history.enable());
 
 const app = express();
 app.use(host.inst);
+app.use(host.scenarios.middleware);
 
 const api = express.Router();
 api.get('/orders/:id', (req, res, next) => {
@@ -47,5 +48,6 @@ app.use((err: unknown, _req: express.Request, res: express.Response, _next: expr
 
 const server = app.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
   const port = (server.address() as AddressInfo).port;
-  void host.metricsUrl(async () => `http://127.0.0.1:${port}/metrics`).then((url) => host.ready(port, url, () => new Promise((r) => { orders.close(); server.close(() => r()); server.closeAllConnections(); })));
+  // /metrics and /debug/pprof on the service's own metrics port, never on the public app port.
+  void host.metricsUrl(async () => (await host.inst.startMetricsServer()).url).then((url) => host.ready(port, url, () => new Promise((r) => { orders.close(); server.close(() => r()); server.closeAllConnections(); })));
 });

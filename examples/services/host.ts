@@ -1,8 +1,10 @@
 // What every demo service shares: instrument() with the demo's options, the in-memory span
 // ring, and the IPC protocol with the demo orchestrator (ready / report / shutdown). A service
 // started by hand (no IPC channel) prints its ready line as JSON on stdout instead.
+import { join } from 'node:path';
 import { instrument } from '@tailtrace/instrument';
 import type { Instrumentation, InstrumentOptions } from '@tailtrace/instrument';
+import { Scenarios } from './scenarios.ts';
 import { SpanRing } from './span-ring.ts';
 import type { SpanView } from './span-ring.ts';
 
@@ -52,6 +54,8 @@ export interface ServiceHost {
   ready(port: number, metricsUrl: string, close: () => Promise<void>): void;
   /** Runs `start` when the orchestrator switches this service into a scenario (e.g. 'leak'). */
   onScenario(name: string, start: () => void): void;
+  /** Plays the generic scenarios (gc-heavy, slow-dependency): `app.use(host.scenarios.middleware)`. */
+  scenarios: Scenarios;
 }
 
 export function env(name: string, fallback?: string): string {
@@ -67,9 +71,11 @@ export function env(name: string, fallback?: string): string {
  * Snapshots on triggers and baselines where asked (so diagnose can diff classes), with a short
  * rate limit. Everything else is instrument()'s defaults.
  */
-function demoEvidence(): Pick<InstrumentOptions, 'metrics' | 'evidence'> {
+function demoEvidence(service: string): Pick<InstrumentOptions, 'metrics' | 'evidence'> {
   const windowMs = Number(process.env.TAILTRACE_DEMO_EVIDENCE_WINDOW_MS);
   if (!(windowMs > 0)) return {};
+  // The triggers benchmark records what each service's triggers saw, for replays.
+  const recordDir = process.env.TAILTRACE_DEMO_RECORD_DIR;
   return {
     metrics: { hdr: { windowMs, subWindows: 5 } },
     evidence: {
@@ -81,8 +87,13 @@ function demoEvidence(): Pick<InstrumentOptions, 'metrics' | 'evidence'> {
       // every caller: three services snapshotting their baselines at once set each other off.
       snapshots: process.env.TAILTRACE_DEMO_SNAPSHOTS === 'triggers' ? 'triggers' : 'manual',
       minSnapshotIntervalMs: 2 * windowMs,
-      p99: { factor: 3, minDeltaMs: 50, minSamples: 100, cooldownMs: 5 * 60_000 },
-      heapGrowth: { windows: 4, minGrowthBytes: 16 * 2 ** 20 },
+      // Sustained for 3 windows (15 s): on 2 shared cores a neighbour's pause, a burst after a
+      // caller's pause or the scheduler can hold two 5 s windows' P99 up; a leak stays.
+      p99: { factor: 3, minDeltaMs: 50, minSamples: 100, cooldownMs: 5 * 60_000, sustain: 3 },
+      // Growth judged over 30 s of major-GC readings: the leak (~20-30 MiB a minute at 200 req/s)
+      // crosses 10 MiB in that span; a quiet service's readings move by a few MiB either way.
+      heapGrowth: { windows: 6, minGrowthBytes: 10 * 2 ** 20 },
+      ...(recordDir ? { recordTo: join(recordDir, `${service}.jsonl`) } : {}),
     },
   };
 }
@@ -97,11 +108,12 @@ export function startHost(service: string): ServiceHost {
     // Without --otlp the demo needs no backend: spans stay in the ring only.
     ...(otlp ? { otlpEndpoint: otlp } : {}),
     tracing: { ...(otlp ? {} : { exporter: 'none' as const }), spanProcessors: [ring] },
-    ...demoEvidence(),
+    ...demoEvidence(service),
   });
 
   let closeApp: () => Promise<void> = async () => {};
   const scenarios = new Map<string, () => void>();
+  const generic = new Scenarios();
   const shutdown = async (): Promise<void> => {
     await closeApp().catch(() => {});
     await inst.shutdown(3000).catch(() => {});
@@ -121,6 +133,7 @@ export function startHost(service: string): ServiceHost {
       ring.pin(msg.traceId, msg.latencyMs);
     } else if (msg.type === 'scenario') {
       scenarios.get(msg.name)?.();
+      generic.enable(msg.name);
     } else if (msg.type === 'shutdown') {
       void shutdown();
     }
@@ -146,6 +159,7 @@ export function startHost(service: string): ServiceHost {
     onScenario(name, start) {
       scenarios.set(name, start);
     },
+    scenarios: generic,
   };
 }
 

@@ -7,6 +7,7 @@ import { startHost } from './host.ts';
 const host = startHost('inventory');
 const app = express();
 app.use(host.inst);
+app.use(host.scenarios.middleware);
 
 let n = 0;
 app.get('/stock/:sku', (req, res) => {
@@ -21,5 +22,6 @@ app.get('/health', (_req, res) => {
 
 const server = app.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
   const port = (server.address() as AddressInfo).port;
-  void host.metricsUrl(async () => `http://127.0.0.1:${port}/metrics`).then((url) => host.ready(port, url, () => new Promise((r) => { server.close(() => r()); server.closeAllConnections(); })));
+  // /metrics and /debug/pprof on the service's own metrics port, never on the public app port.
+  void host.metricsUrl(async () => (await host.inst.startMetricsServer()).url).then((url) => host.ready(port, url, () => new Promise((r) => { server.close(() => r()); server.closeAllConnections(); })));
 });

@@ -1,7 +1,7 @@
 // diagnose as a library: reading bundles, the comparison, text rendering. Real HDR windows
 // (hdr-histogram-js, µs), real heap snapshots from child processes, pprof through the codec.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -242,6 +242,21 @@ describe('regression detection', () => {
     assert.equal(lowBar(50).operations.find((o) => o.operation === 'GET /rare')!.status, 'regressed');
   });
 
+  test("the verdict leads with the service's own entry point: a client call slowed by the same stall comes after it", () => {
+    // The leak demo: the gateway's route and its gRPC client call both regress (a blocked event loop
+    // delays the client's callbacks too), the client call a little more. Callers see the route.
+    const ops = (f: number, fc: number): OpSpec[] => [
+      { kind: 'http_server', operation: 'GET /api/orders/:id', dist: { medianMs: 10 * f, sigma: 0.3 }, n: 2000 },
+      { kind: 'rpc_client', operation: 'orders.OrderService/Get', dist: { medianMs: 6 * fc, sigma: 0.3 }, n: 2000 },
+    ];
+    const r = diagnose({ bundles: [side(1, ops(1, 1), 1)], snapshot: null }, { bundles: [side(2, ops(5, 9), 2)], snapshot: null });
+    assert.equal(r.regressed, 2);
+    assert.match(r.verdict[0]!, /^GET \/api\/orders\/:id regressed: P99 .* Also regressed: orders\.OrderService\/Get \(/);
+    // a dependency that regressed alone still leads
+    const alone = diagnose({ bundles: [side(1, ops(1, 1), 1)], snapshot: null }, { bundles: [side(2, ops(1, 9), 2)], snapshot: null });
+    assert.match(alone.verdict[0]!, /^orders\.OrderService\/Get regressed/);
+  });
+
   test('options: percentile and threshold change what counts', () => {
     const ops = (f: number): OpSpec[] => [{ ...ORDERS_GET, dist: { medianMs: 10 * f, sigma: 0.3 }, n: 2000 }];
     const b = { bundles: [side(1, ops(1), 1)], snapshot: null };
@@ -272,6 +287,24 @@ describe('regression detection', () => {
 });
 
 describe('readEvidence', () => {
+  test('outcome.json: a trigger the service later judged a blip says so in the report; a malformed one is an EvidenceError', async () => {
+    const base = writeBundle(dir, 'blip-base', baselineSpec({ seed: 7, endMs: T0 }));
+    const cur = writeBundle(dir, 'blip-cur', currentSpec());
+    const manifest = JSON.parse(readFileSync(join(cur, 'manifest.json'), 'utf8')) as { files: Record<string, unknown> };
+    manifest.files['outcome'] = 'outcome.json';
+    writeFileSync(join(cur, 'manifest.json'), JSON.stringify(manifest));
+    // named but absent: the usual case
+    assert.equal((await readBundle(cur)).outcome, null);
+    assert.doesNotMatch(renderDiagnoseText(await diagnosePaths(base, cur)), /later judged a blip/);
+    const reason = 'P99 back under its threshold 5 s after the trigger';
+    writeFileSync(join(cur, 'outcome.json'), JSON.stringify({ triggers: [{ kind: 'p99_regression', outcome: 'blip', reason, decidedAt: '2025-06-03T10:00:00.000Z' }] }));
+    const r = await diagnosePaths(base, cur);
+    assert.equal(r.current.bundles[0]!.blip, reason);
+    assert.match(renderDiagnoseText(r), new RegExp(`later judged a blip by the service: ${reason}`));
+    writeFileSync(join(cur, 'outcome.json'), JSON.stringify({ triggers: [{ kind: 'p99_regression', outcome: 'maybe' }] }));
+    await assert.rejects(readBundle(cur), (e: unknown) => e instanceof EvidenceError && /triggers\[0\]\.outcome/.test(e.message));
+  });
+
   test('a directory of bundles: newest last, dot names and non-bundles skipped, repeated windows counted once', async () => {
     const parent = join(dir, 'evidence');
     // names sort the other way round from createdAt

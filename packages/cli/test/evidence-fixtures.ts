@@ -283,5 +283,5 @@ export function leakingOps(scale = 1): OpSpec[] {
 /** The bundle as readEvidence would return it, without touching the disk (for the pure tests). */
 export function memoryBundle(dir: string, spec: BundleSpec): EvidenceBundle {
   const f = bundleFiles(spec);
-  return { dir, ...f, heapProfile: spec.profile ?? null, heapProfilePath: spec.profile ? join(dir, 'heap.pb.gz') : null, snapshotPath: null };
+  return { dir, ...f, heapProfile: spec.profile ?? null, heapProfilePath: spec.profile ? join(dir, 'heap.pb.gz') : null, snapshotPath: null, outcome: null };
 }

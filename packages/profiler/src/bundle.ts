@@ -2,9 +2,9 @@
 // dot-prefixed `.partial` directory (readers skip dot names), the snapshot into a temporary name
 // inside it, and the directory is renamed into place only once manifest.json is written. Any
 // failure removes what was written. Directories 0700, files 0600: a heap holds secrets.
-import { chmod, lstat, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { EvidenceManifest, EvidenceTriggerKind, SnapshotOutcome } from './evidence-format.ts';
+import type { EvidenceManifest, EvidenceTriggerKind, OutcomeFile, SnapshotOutcome } from './evidence-format.ts';
 
 export const SNAPSHOT_FILE = 'heap.heapsnapshot';
 const SNAPSHOT_TMP = '.heap.heapsnapshot.tmp';
@@ -135,6 +135,34 @@ export async function writeBundle(input: WriteBundleInput): Promise<WrittenBundl
     await rm(partial, { recursive: true, force: true });
     throw err;
   }
+}
+
+export const OUTCOME_FILE = 'outcome.json';
+
+/**
+ * Adds what was learnt about a bundle's trigger to its outcome.json (written to a temp name and
+ * renamed, so a reader sees the old or the new file whole). The bundle may have been evicted by
+ * the quota meanwhile: then there is nothing to annotate.
+ */
+export async function appendOutcome(bundlePath: string, entry: OutcomeFile['triggers'][number]): Promise<boolean> {
+  const path = join(bundlePath, OUTCOME_FILE);
+  let current: OutcomeFile = { triggers: [] };
+  try {
+    current = JSON.parse(await readFile(path, 'utf8')) as OutcomeFile;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  current.triggers.push(entry);
+  const tmp = join(bundlePath, `.${OUTCOME_FILE}.tmp`);
+  try {
+    await rm(tmp, { force: true });
+    await writeSecret(tmp, `${JSON.stringify(current, null, 2)}\n`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+  await rename(tmp, path);
+  return true;
 }
 
 async function dirBytes(path: string): Promise<number> {

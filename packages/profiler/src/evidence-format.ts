@@ -51,8 +51,26 @@ export interface EvidenceManifest {
     traces: string;            // TracesFile, 'traces.json'
     heapProfile: string | null; // gzipped pprof of the sampling heap profile, 'heap.pb.gz'
     snapshot: string | null;    // V8 .heapsnapshot, 'heap.heapsnapshot'
+    /**
+     * OutcomeFile, 'outcome.json': written later, when the windows after the trigger show it was a
+     * blip; absent until then (and for most bundles). Optional: older bundles do not name it.
+     */
+    outcome?: string;
   };
   snapshot: SnapshotOutcome;
+}
+
+/** What the windows after a trigger showed about it. */
+export interface OutcomeFile {
+  triggers: Array<{
+    kind: EvidenceTriggerKind;
+    operation?: OperationRef;
+    /** blip: the regression was over as soon as it was reported (or the heap fell back). */
+    outcome: 'blip';
+    reason: string;
+    /** ISO 8601. */
+    decidedAt: string;
+  }>;
 }
 
 export interface SnapshotOutcome {

@@ -24,7 +24,7 @@ export { progressBar } from './progress.ts';
 export { EVIDENCE_FORMAT, EVIDENCE_VERSION } from './evidence-format.ts';
 export type {
   EncodedWindow, EventLoopStats, EvidenceManifest, EvidenceTriggerKind, GcStats, HeapFile, HistogramsFile,
-  OperationRef, RuntimeFile, RuntimeWindowStats, SlowTrace, SnapshotOutcome, TimeWindow, TracesFile,
+  OperationRef, OutcomeFile, RuntimeFile, RuntimeWindowStats, SlowTrace, SnapshotOutcome, TimeWindow, TracesFile,
 } from './evidence-format.ts';
 export type {
   PprofFunction, PprofLabel, PprofLine, PprofLocation, PprofMapping, PprofProfile, PprofSample, PprofValueType,
@@ -40,10 +40,16 @@ export { ProfileBusyError, cpuProfile, cpuProfileToPprof } from './cpu-profile.t
 export type { CpuProfileOptions, V8CpuProfile, V8CpuProfileNode } from './cpu-profile.ts';
 export type { V8CallFrame } from './v8-frames.ts';
 export { createDebugHandler } from './debug-handler.ts';
-export type { DebugHandler, DebugHandlerOptions } from './debug-handler.ts';
+export type { DebugAdmission, DebugHandler, DebugHandlerOptions, DebugWork, RequestTarget } from './debug-handler.ts';
+export { EVIDENCE_PATH, bearerMatches } from './endpoint.ts';
 
 // ---- guarded snapshots, triggers, evidence bundles, createProfiler (runtime) ----
 export { createProfiler } from './profiler.ts';
+// The trigger engine and its recordings: replay a recorded run through other thresholds.
+export { TriggerEngine } from './evaluation.ts';
+export type { EngineConfig, EngineFired, OpReading, WindowReadings, WindowVerdict } from './evaluation.ts';
+export { RECORDING_FORMAT, parseRecording } from './window-recorder.ts';
+export type { RecordedWindow, RecordingHeader } from './window-recorder.ts';
 export type { CaptureResult, EvidenceOptions, LatencySource, Profiler, ProfilerOptions, SnapshotPolicy, TriggerKind } from './profiler.ts';
 export type { OperationKind } from './evidence-format.ts';
 export { SNAPSHOT_COST, estimateSnapshotCost } from './guard.ts';

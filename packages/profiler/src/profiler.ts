@@ -3,30 +3,31 @@
 // bundle (cheap evidence always; a full snapshot only when the policy asks and the guard allows).
 // Everything runs off the request path, on unref'd timers, and nothing here throws into the
 // service: failures are counted and the first one is logged to stderr.
-import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { hostname, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
-import { enforceQuota, ensureDir, writeBundle } from './bundle.ts';
-import type { SnapshotRequest } from './bundle.ts';
-import { handleEvidenceRequest } from './endpoint.ts';
+import { getHeapStatistics } from 'node:v8';
+import { appendOutcome } from './bundle.ts';
+import { evidenceResponse, handleEvidenceRequest } from './endpoint.ts';
 import type { EvidenceRequestResult } from './endpoint.ts';
-import { EVIDENCE_FORMAT, EVIDENCE_VERSION } from './evidence-format.ts';
 import type {
-  EncodedWindow, EvidenceManifest, EvidenceTriggerKind, HeapFile, HistogramsFile, OperationKind, OperationRef,
-  RuntimeFile, RuntimeWindowStats, SlowTrace, SnapshotOutcome, TimeWindow, TracesFile,
+  EncodedWindow, EvidenceTriggerKind, OperationKind, OperationRef, RuntimeWindowStats, SlowTrace, TimeWindow,
 } from './evidence-format.ts';
-import { checkSnapshotResources } from './guard.ts';
+import { claimOf, createEvidenceWriter } from './evidence-writer.ts';
+import type { BundleTrigger, CaptureResult, OpEvidence, SnapshotPolicy, WindowData } from './evidence-writer.ts';
 import { RuntimeMonitor } from './runtime-monitor.ts';
 import { systemProbe } from './system-probe.ts';
 import type { SystemProbe } from './system-probe.ts';
-import { HeapGrowthDetector, heapLimitRatio, P99Detector } from './triggers.ts';
-import type { HeapGrowthConfig, P99Config, P99Window } from './triggers.ts';
+import { TriggerEngine } from './evaluation.ts';
+import type { EngineBlip, EngineConfig, EngineFired, OpReading, WindowReadings } from './evaluation.ts';
+import type { HeapGrowthConfig, P99Config } from './triggers.ts';
+import { SnapshotBudget } from './snapshot-budget.ts';
+import { createWindowRecorder } from './window-recorder.ts';
+import type { WindowRecorder } from './window-recorder.ts';
 import { createDebugHandler } from './debug-handler.ts';
+import type { RequestTarget } from './debug-handler.ts';
 import { startHeapSampling } from './heap-sampler.ts';
-import type { HeapSampler } from './heap-sampler.ts';
+import type { HeapSampler, HeapSamplerOptions } from './heap-sampler.ts';
 
 /** The latency windows per operation; instrument() passes metrics.hdr. */
 export interface LatencySource {
@@ -40,7 +41,8 @@ export interface LatencySource {
 }
 
 export type TriggerKind = Exclude<EvidenceTriggerKind, 'baseline'>;
-export type SnapshotPolicy = 'never' | 'manual' | 'triggers';
+export type { CaptureResult, SnapshotPolicy } from './evidence-writer.ts';
+export { packageVersion } from './evidence-writer.ts';
 
 export interface EvidenceOptions {
   /** Default: env TAILTRACE_EVIDENCE_DIR, else <os tmpdir>/tailtrace-evidence/<serviceName>. */
@@ -69,14 +71,25 @@ export interface EvidenceOptions {
     rebaselineAfter?: number;
     /** Consecutive regressed windows needed to trigger (default 2): a one-window blip is not evidence-worthy. */
     sustain?: number;
+    /**
+     * Inside the cool-down, or later in the same incident, a P99 at least this many times the one
+     * that last triggered still triggers (default 2): a false alarm cannot hide a real regression.
+     */
+    escalation?: number;
   };
   heapGrowth?: false | {
-    /** Heap used after GC rose in each of this many consecutive windows (default 5). */
+    /** The trend of heap used after major GCs is judged over this many windows (default 10). */
     windows?: number;
-    /** By at least this much in total (default 16 MiB). */
+    /** Growth over that span needed to trigger (default 16 MiB). */
     minGrowthBytes?: number;
+    /** Major-GC readings needed in the span (default 3). */
+    minReadings?: number;
+    /** How steadily the readings must rise: Kendall's tau against time (default 0.6; 1 = every reading higher). */
+    minTau?: number;
     /** Default 30 min. */
     cooldownMs?: number;
+    /** Inside the cool-down a growth this many times faster than the last trigger's still triggers (default 2). */
+    escalation?: number;
   };
   heapLimit?: false | {
     /** Heap used / heap_size_limit at which cheap evidence is taken, never a snapshot (default 0.85). */
@@ -90,8 +103,26 @@ export interface EvidenceOptions {
    * (a diff needs both sides); 'never'. A heap_limit trigger never takes one.
    */
   snapshots?: SnapshotPolicy;
-  /** At most one snapshot per this interval (default 10 min). */
+  /**
+   * At most one snapshot per trigger kind per this interval (default 10 min), unless the trigger is
+   * much worse than the one that took the last (see p99.escalation): a snapshot spent on a false
+   * alarm must not leave the real regression without one. Manual captures share one limit.
+   */
   minSnapshotIntervalMs?: number;
+  /** Never two snapshots closer than this, whatever triggered them (default 60 s). */
+  minSnapshotGapMs?: number;
+  /**
+   * Write what the triggers saw, one JSON line per window, to this file (default env
+   * TAILTRACE_EVIDENCE_RECORD): a recording replays through the trigger engine (window-recorder.ts).
+   */
+  recordTo?: string;
+  /**
+   * Keep V8's object ids after a snapshot, so `tailtrace heap leaks` can match objects across
+   * three snapshots of this process (default false). A snapshot turns on id tracking, which makes
+   * every later GC several times slower for the life of the process; by default it is turned off
+   * again right after each snapshot.
+   */
+  keepSnapshotObjectIds?: boolean;
   /** Refuse a snapshot whose estimated pause exceeds this (default 30 s: about when a default Kubernetes liveness probe gives up). */
   maxPauseMs?: number;
   /** Size budget of the evidence directory (default 1 GiB); the oldest bundles are evicted. */
@@ -110,28 +141,21 @@ export interface ProfilerOptions {
   serviceName: string;
   latency?: LatencySource;
   /** The sampling heap profiler served at /debug/pprof/heap and put in bundles (default on). */
-  heapSampling?: false | { intervalBytes?: number; stackDepth?: number };
+  heapSampling?: false | HeapSamplerOptions;
   /** Default on (with the defaults above); false: no triggers, no bundles. */
   evidence?: false | EvidenceOptions;
   /** Every trigger that fired (for tailtrace_evidence_triggers_total). */
   onTrigger?: (kind: TriggerKind) => void;
   /** Every snapshot attempted or refused (for tailtrace_heap_snapshots_total). */
   onSnapshot?: (result: 'written' | 'refused' | 'failed') => void;
-}
-
-export interface CaptureResult {
-  /** disabled: evidence is off. failed: no bundle (reason says why; nothing partial is left). */
-  status: 'written' | 'failed' | 'disabled';
-  /** The bundle directory. */
-  path?: string;
-  manifest?: EvidenceManifest;
-  reason?: string;
+  /** A trigger that the windows after it showed to be a blip (the bundle gets an outcome.json). */
+  onBlip?: (kind: TriggerKind) => void;
 }
 
 export interface Profiler {
   readonly sampler: HeapSampler | undefined;
   /** /debug/pprof/* and POST /debug/tailtrace/evidence; false when the request is not for them. */
-  handler(): (req: IncomingMessage, res: ServerResponse) => boolean;
+  handler(): (req: IncomingMessage, res: ServerResponse, target?: RequestTarget) => boolean;
   /** Writes a bundle now. `snapshot` overrides the policy's choice (never the guard, never policy 'never'). */
   capture(trigger: EvidenceTriggerKind, opts?: { reason?: string; snapshot?: boolean }): Promise<CaptureResult>;
   /** One evaluation now (the timer runs one every windowMs). */
@@ -140,19 +164,16 @@ export interface Profiler {
   stop(): Promise<void>;
 }
 
-interface Resolved {
+interface Resolved extends EngineConfig {
   dir: string;
-  windowMs: number;
-  baselineWindows: number;
-  warmupWindows: number;
   baselineEveryMs: number | false;
-  p99: P99Config | false;
-  heapGrowth: HeapGrowthConfig | false;
-  heapLimit: { ratio: number; cooldownMs: number } | false;
   snapshots: SnapshotPolicy;
   minSnapshotIntervalMs: number;
+  minSnapshotGapMs: number;
+  recordTo: string | undefined;
   maxPauseMs: number;
   quotaBytes: number;
+  keepSnapshotObjectIds: boolean;
   signal: NodeJS.Signals | false;
   token: string | undefined;
   probe: SystemProbe;
@@ -168,9 +189,12 @@ export function resolveEvidenceOptions(serviceName: string, o: EvidenceOptions):
   const safeName = serviceName.replace(/[^A-Za-z0-9_-]/g, '_') || 'service';
   const envDir = process.env['TAILTRACE_EVIDENCE_DIR'];
   const token = o.token ?? process.env['TAILTRACE_EVIDENCE_TOKEN'];
+  const windowMs = pos(o.windowMs, MIN, 10);
+  const minSnapshotIntervalMs = pos(o.minSnapshotIntervalMs, 10 * MIN);
+  const recordTo = o.recordTo ?? process.env['TAILTRACE_EVIDENCE_RECORD'];
   return {
     dir: o.dir ?? (envDir ? envDir : join(tmpdir(), 'tailtrace-evidence', safeName)),
-    windowMs: pos(o.windowMs, MIN, 10),
+    windowMs,
     baselineWindows,
     warmupWindows: Math.floor(pos(o.warmupWindows, 1)),
     baselineEveryMs: o.baselineEveryMs === false ? false : pos(o.baselineEveryMs, 60 * MIN, 1),
@@ -182,66 +206,30 @@ export function resolveEvidenceOptions(serviceName: string, o: EvidenceOptions):
       baselineWindows,
       rebaselineAfter: Math.floor(pos(o.p99?.rebaselineAfter, 3, 1)),
       sustain: Math.floor(pos(o.p99?.sustain, 2, 1)),
+      escalation: pos(o.p99?.escalation, 2, 1),
     },
     heapGrowth: o.heapGrowth === false ? false : {
-      windows: Math.floor(pos(o.heapGrowth?.windows, 5, 1)),
+      spanMs: Math.floor(pos(o.heapGrowth?.windows, 10, 1)) * windowMs,
       minGrowthBytes: pos(o.heapGrowth?.minGrowthBytes, 16 * 2 ** 20),
+      minReadings: Math.floor(pos(o.heapGrowth?.minReadings, 3, 2)),
+      minTau: Math.min(1, pos(o.heapGrowth?.minTau, 0.6)),
       cooldownMs: pos(o.heapGrowth?.cooldownMs, 30 * MIN),
+      escalation: pos(o.heapGrowth?.escalation, 2, 1),
     },
     heapLimit: o.heapLimit === false ? false : { ratio: pos(o.heapLimit?.ratio, 0.85), cooldownMs: pos(o.heapLimit?.cooldownMs, 30 * MIN) },
     snapshots: o.snapshots ?? 'manual',
-    minSnapshotIntervalMs: pos(o.minSnapshotIntervalMs, 10 * MIN),
+    minSnapshotIntervalMs,
+    minSnapshotGapMs: Math.min(pos(o.minSnapshotGapMs, MIN), minSnapshotIntervalMs),
+    recordTo: recordTo ? recordTo : undefined,
     maxPauseMs: pos(o.maxPauseMs, 30_000),
     quotaBytes: pos(o.quotaBytes, 2 ** 30),
+    keepSnapshotObjectIds: o.keepSnapshotObjectIds === true,
     signal: o.signal ?? false,
     token: token ? token : undefined,
     probe: { ...systemProbe(), ...o.system },
     now: o.now ?? Date.now,
   };
 }
-
-let tailtraceVersion: string | undefined;
-/** From package.json, one level above both src/ and dist/. */
-export function packageVersion(): string {
-  if (tailtraceVersion === undefined) {
-    try {
-      tailtraceVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? '0.0.0';
-    } catch {
-      tailtraceVersion = '0.0.0';
-    }
-  }
-  return tailtraceVersion;
-}
-
-interface Fired {
-  kind: TriggerKind;
-  reason: string;
-  operation?: OperationRef;
-  observed?: number;
-  threshold?: number;
-  /** Orders p99 regressions: the worst one names the bundle. */
-  severity: number;
-}
-
-interface OpEvidence {
-  ref: OperationRef;
-  window: EncodedWindow;
-  baseline: EncodedWindow[];
-}
-
-/** What a bundle describes: the window and its baseline. */
-interface WindowData {
-  window: TimeWindow;
-  ops: OpEvidence[];
-  runtime: RuntimeWindowStats;
-  runtimeBaseline: RuntimeWindowStats[];
-}
-
-const opKey = (kind: OperationKind, operation: string) => `${kind}\u0000${operation}`;
-const ms = (s: number) => `${(s * 1000).toFixed(1)} ms`;
-const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
-const span = (ws: readonly TimeWindow[]): TimeWindow | null =>
-  ws.length === 0 ? null : { startMs: Math.min(...ws.map((w) => w.startMs)), endMs: Math.max(...ws.map((w) => w.endMs)) };
 
 export function createProfiler(options: ProfilerOptions): Profiler {
   let errors = 0;
@@ -281,20 +269,30 @@ export function createProfiler(options: ProfilerOptions): Profiler {
   const cfg = evidence;
   const latency = options.latency;
   const monitor = new RuntimeMonitor(cfg.now);
-  const p99Detectors = new Map<string, P99Detector>();
-  const heapGrowth = cfg.heapGrowth === false ? undefined : new HeapGrowthDetector(cfg.heapGrowth);
-  let lastHeapLimitMs = -Infinity;
+  const engine = new TriggerEngine(cfg);
+  const budget = new SnapshotBudget({
+    intervalMs: cfg.minSnapshotIntervalMs,
+    gapMs: cfg.minSnapshotGapMs,
+    escalation: cfg.p99 === false ? 2 : cfg.p99.escalation,
+  });
+  const writer = createEvidenceWriter({
+    serviceName: options.serviceName, dir: cfg.dir, snapshots: cfg.snapshots, quotaBytes: cfg.quotaBytes, maxPauseMs: cfg.maxPauseMs,
+    keepSnapshotObjectIds: cfg.keepSnapshotObjectIds,
+    heapLimitRatio: cfg.heapLimit === false ? 1 : cfg.heapLimit.ratio, probe: cfg.probe, now: cfg.now, sampler, budget,
+    heapAfterGc: () => monitor.heapAfterGc(),
+    slowest: (kind, operation) => latency?.slowest(kind, operation) ?? [],
+    fail,
+    onSnapshot: (r) => safeCall(options.onSnapshot, r),
+  });
   const runtimeBaseline: RuntimeWindowStats[] = [];
   let lastEvalMs = cfg.now();
   let nextBaselineMs: number | null = null;
   let evaluating: Promise<void> | null = null;
-  let snapshotBusy = false;
-  let lastSnapshotMs = -Infinity;
-  // When our own work last paused the process: a snapshot, or the full GC that reading the
-  // sampling profile forces. The window holding such a pause is not judged (its P99 would show
-  // our pause, not the service) and does not join any baseline; nor do the warm-up windows.
-  let selfPauseAtMs = -Infinity;
-  let evaluations = 0;
+  let recorder: WindowRecorder | undefined;
+  if (cfg.recordTo) {
+    const { dir: _d, probe: _p, now: _n, token: _t, ...engineCfg } = cfg;
+    recorder = createWindowRecorder(cfg.recordTo, { service: options.serviceName, config: engineCfg }, (err) => fail('recording', err));
+  }
   const inflight = new Set<Promise<unknown>>();
   const track = <T>(p: Promise<T>): Promise<T> => {
     inflight.add(p);
@@ -304,7 +302,7 @@ export function createProfiler(options: ProfilerOptions): Profiler {
 
   const policyWants = (kind: EvidenceTriggerKind): boolean =>
     cfg.snapshots === 'triggers' || (cfg.snapshots === 'manual' && (kind === 'signal' || kind === 'endpoint'));
-  const rateLimitedForMs = (now: number): number => Math.max(0, lastSnapshotMs + cfg.minSnapshotIntervalMs - now);
+  const rateLimitedForMs = (now: number): number => budget.waitMs(claimOf({ kind: 'endpoint' }), now);
 
   /** The current windows read live, for a capture between evaluations. */
   const liveData = (now: number): WindowData => {
@@ -314,159 +312,21 @@ export function createProfiler(options: ProfilerOptions): Profiler {
       const r = latency!.read(ref.kind, ref.operation);
       if (r === undefined || r.count === 0) continue;
       const encoded = latency!.encode(ref.kind, ref.operation);
-      const base = p99Detectors.get(opKey(ref.kind, ref.operation))?.baseline() ?? [];
-      ops.push({ ref: { kind: ref.kind, operation: ref.operation }, window: { ...window, encoded, count: r.count }, baseline: base.map((b) => b.encoded) });
+      ops.push({ ref: { kind: ref.kind, operation: ref.operation }, window: { ...window, encoded, count: r.count }, baseline: engine.baseline(ref.kind, ref.operation) });
     }
     return { window, ops, runtime: monitor.peek(), runtimeBaseline: [...runtimeBaseline] };
   };
 
-  const heapFile = (): HeapFile => ({
-    statistics: { ...getHeapStatistics() } as unknown as Record<string, number>,
-    spaces: getHeapSpaceStatistics().map((s) => ({
-      space_name: s.space_name, space_size: s.space_size, space_used_size: s.space_used_size,
-      space_available_size: s.space_available_size, physical_space_size: s.physical_space_size,
-    })),
-    memoryUsage: { ...process.memoryUsage() },
-    heapAfterGc: monitor.heapAfterGc(),
-    sampling: sampler ? { intervalBytes: sampler.intervalBytes, backend: sampler.backend } : null,
-  });
-
-  const tracesFile = (ops: OpEvidence[]): TracesFile => ({
-    operations: ops.map((o) => {
-      let slowest: SlowTrace[] = [];
-      try {
-        slowest = latency?.slowest(o.ref.kind, o.ref.operation) ?? [];
-      } catch (err) {
-        fail('latency.slowest', err);
-      }
-      return { ...o.ref, slowest };
-    }),
-  });
-
-  /** The snapshot decision that needs no I/O; reserves the one-at-a-time slot when it says go on. */
-  const preCheck = (kind: EvidenceTriggerKind, want: boolean, now: number): SnapshotOutcome | 'reserved' => {
-    if (cfg.snapshots === 'never') return { status: 'skipped', reason: "snapshots: 'never'" };
-    if (!want) return { status: 'skipped', reason: `snapshots: '${cfg.snapshots}' does not take one on ${kind}` };
-    if (kind === 'heap_limit') return { status: 'refused', reason: 'heap_limit trigger: a snapshot near the heap limit could kill the process' };
-    if (snapshotBusy) return { status: 'refused', reason: 'another snapshot in progress' };
-    const wait = rateLimitedForMs(now);
-    if (wait > 0) return { status: 'refused', reason: `rate limit: one snapshot per ${(cfg.minSnapshotIntervalMs / 1000).toFixed(0)} s, next in ${Math.ceil(wait / 1000)} s` };
-    snapshotBusy = true;
-    return 'reserved';
-  };
-
-  const writeEvidence = async (fired: Fired | { kind: 'baseline'; reason: string }, data: WindowData, want: boolean): Promise<CaptureResult> => {
-    const now = cfg.now();
-    const pre = preCheck(fired.kind, want, now);
-    const reserved = pre === 'reserved';
-    let snapshotReq: SnapshotRequest | null = null;
-    let outcome: SnapshotOutcome = reserved ? { status: 'skipped' } : pre;
+  /** A trigger proved to be a blip: say so in its bundle, and give back the snapshot it took. */
+  const recordBlip = async (blip: EngineBlip, kind: TriggerKind): Promise<void> => {
+    safeCall(options.onBlip, kind);
+    budget.refund(blip.id);
+    const path = writer.takeBundleOf(blip.id);
+    if (path === undefined) return;
     try {
-      let heapProfile: Buffer | null = null;
-      if (sampler) {
-        try {
-          // Evidence wants the live set: a collection first (rare, and the window is marked disturbed).
-          heapProfile = await sampler.pprof({ gc: true });
-        } catch (err) {
-          fail('heap profile', err);
-        }
-      }
-      const heap = heapFile();
-      if (reserved) {
-        // statfs needs the directory to exist (the first bundle creates it).
-        await ensureDir(cfg.dir);
-        const p = cfg.probe;
-        const [cgroup, mem, disk] = await Promise.all([
-          p.cgroupAvailableBytes().catch(() => null),
-          p.memAvailableBytes().catch(() => null),
-          p.freeDiskBytes(cfg.dir).catch(() => null),
-        ]);
-        const stats = getHeapStatistics();
-        const g = checkSnapshotResources({
-          usedHeapBytes: stats.used_heap_size,
-          heapSizeLimit: stats.heap_size_limit,
-          heapLimitRatio: cfg.heapLimit === false ? 1 : cfg.heapLimit.ratio,
-          rssBytes: p.rssBytes(),
-          cgroupAvailableBytes: cgroup,
-          memAvailableBytes: mem,
-          freeDiskBytes: disk,
-          quotaBytes: cfg.quotaBytes,
-          maxPauseMs: cfg.maxPauseMs,
-        });
-        if (g.allowed) {
-          snapshotReq = { write: (path) => p.writeHeapSnapshot(path), estimatedPeakRssBytes: g.estimatedPeakRssBytes, availableBytes: g.availableBytes };
-          lastSnapshotMs = now;
-        } else {
-          outcome = { status: 'refused', reason: g.reason };
-          if (g.estimatedPeakRssBytes !== undefined) outcome.estimatedPeakRssBytes = g.estimatedPeakRssBytes;
-          if (g.availableBytes !== undefined) outcome.availableBytes = g.availableBytes;
-        }
-      }
-      const histograms: HistogramsFile = {
-        unit: 'microseconds',
-        operations: data.ops.map((o) => ({ ...o.ref, window: o.window, baseline: o.baseline })),
-      };
-      const runtime: RuntimeFile = { window: data.runtime, baseline: data.runtimeBaseline };
-      const files: Array<{ name: string; data: string | Uint8Array }> = [
-        { name: 'histograms.json', data: JSON.stringify(histograms) },
-        { name: 'runtime.json', data: JSON.stringify(runtime) },
-        { name: 'heap.json', data: JSON.stringify(heap) },
-        { name: 'traces.json', data: JSON.stringify(tracesFile(data.ops)) },
-      ];
-      if (heapProfile) files.push({ name: 'heap.pb.gz', data: heapProfile });
-      const baselineWindow = span([...data.ops.flatMap((o) => o.baseline), ...data.runtimeBaseline]);
-      const written = await writeBundle({
-        dir: cfg.dir,
-        atMs: now,
-        trigger: fired.kind,
-        pid: process.pid,
-        files,
-        snapshot: snapshotReq,
-        outcome,
-        clock: () => performance.now(),
-        manifest: (snapshot, snapshotFile) => {
-          const trigger: EvidenceManifest['trigger'] = { kind: fired.kind, reason: fired.reason };
-          if ('operation' in fired && fired.operation) trigger.operation = fired.operation;
-          if ('observed' in fired && fired.observed !== undefined) trigger.observed = fired.observed;
-          if ('threshold' in fired && fired.threshold !== undefined) trigger.threshold = fired.threshold;
-          return {
-            format: EVIDENCE_FORMAT,
-            version: EVIDENCE_VERSION,
-            service: options.serviceName,
-            host: hostname(),
-            pid: process.pid,
-            createdAt: new Date(cfg.now()).toISOString(),
-            versions: { tailtrace: packageVersion(), node: process.version, v8: process.versions.v8 },
-            trigger,
-            window: data.window,
-            baselineWindow,
-            files: {
-              histograms: 'histograms.json',
-              runtime: 'runtime.json',
-              heap: 'heap.json',
-              traces: 'traces.json',
-              heapProfile: heapProfile ? 'heap.pb.gz' : null,
-              snapshot: snapshotFile,
-            },
-            snapshot,
-          };
-        },
-      });
-      if (written.manifest.snapshot.status === 'written' || heapProfile !== null) selfPauseAtMs = cfg.now();
-      if (written.manifest.snapshot.status !== 'skipped') safeCall(options.onSnapshot, written.manifest.snapshot.status);
-      try {
-        await enforceQuota(cfg.dir, cfg.quotaBytes, written.name, cfg.now());
-      } catch (err) {
-        fail('evidence quota', err);
-      }
-      return { status: 'written', path: written.path, manifest: written.manifest };
+      await appendOutcome(path, { kind, outcome: 'blip', reason: blip.reason, decidedAt: new Date(cfg.now()).toISOString() });
     } catch (err) {
-      fail('evidence bundle', err);
-      if (snapshotReq !== null) safeCall(options.onSnapshot, 'failed');
-      else if (outcome.status === 'refused') safeCall(options.onSnapshot, 'refused');
-      return { status: 'failed', reason: (err as Error).message };
-    } finally {
-      if (reserved) snapshotBusy = false;
+      fail('evidence outcome', err);
     }
   };
 
@@ -480,98 +340,73 @@ export function createProfiler(options: ProfilerOptions): Profiler {
       fail('evidence data', err);
       return Promise.resolve({ status: 'failed', reason: (err as Error).message });
     }
-    return track(writeEvidence({ kind, reason, severity: 0 }, data, opts.snapshot ?? policyWants(kind)));
+    return track(writer.write({ kind, reason }, data, opts.snapshot ?? policyWants(kind)));
+  };
+
+  /** Reads every operation's window (yielding now and then: 256 operations are many short tasks). */
+  const readOps = async (window: TimeWindow): Promise<OpReading[]> => {
+    const ops: OpReading[] = [];
+    let n = 0;
+    for (const ref of latency?.operations() ?? []) {
+      // ~0.3 ms per operation, mostly metrics' HDR encode.
+      if (++n % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
+      const r = latency!.read(ref.kind, ref.operation);
+      if (r === undefined) continue;
+      const encoded: EncodedWindow = { ...window, encoded: r.count > 0 ? latency!.encode(ref.kind, ref.operation) : '', count: r.count };
+      ops.push({ kind: ref.kind, operation: ref.operation, count: r.count, p99: r.percentiles.p99, encoded });
+    }
+    return ops;
+  };
+
+  /** One bundle per evaluation (it holds every operation anyway), named by the worst trigger. */
+  const bundleTrigger = (fired: EngineFired[]): BundleTrigger => {
+    // Near the heap limit the heap_limit trigger names it, so no snapshot is attempted.
+    const rank = (f: EngineFired) => (f.kind === 'heap_limit' ? 2 : f.kind === 'heap_growth' ? 1 : 0);
+    const sorted = [...fired].sort((a, b) => rank(b) - rank(a) || b.severity - a.severity);
+    const primary = sorted[0]!;
+    const others = sorted.length - 1;
+    const reason = others > 0 ? `${primary.reason} (+${others} more trigger${others > 1 ? 's' : ''} this window)` : primary.reason;
+    const t: BundleTrigger = { kind: primary.kind, reason, fired: sorted };
+    if (primary.operation) t.operation = primary.operation;
+    if (primary.observed !== undefined) t.observed = primary.observed;
+    if (primary.threshold !== undefined) t.threshold = primary.threshold;
+    return t;
   };
 
   const evaluateOnce = async (): Promise<void> => {
     const now = cfg.now();
     const window: TimeWindow = { startMs: lastEvalMs, endMs: now };
-    const disturbed = evaluations++ < cfg.warmupWindows || selfPauseAtMs >= window.startMs;
+    // Our own pause (a snapshot, a collection for a profile) makes the window not judged: its P99
+    // would show our pause, not the service; nor is it any baseline.
+    const selfPause = writer.pausedAtMs >= window.startMs;
     const cut = monitor.cut();
-    const fired: Fired[] = [];
-    // An operation still above its threshold (an incident that already triggered) keeps the
-    // window out of the runtime baseline and out of any scheduled baseline bundle.
-    let regressed = false;
-    const ops: OpEvidence[] = [];
-    const seen = new Set<string>();
-    let n = 0;
-    for (const ref of latency?.operations() ?? []) {
-      // ~0.3 ms per operation (mostly metrics' HDR encode): yield now and then so 256 operations
-      // are many short tasks, not one long stall of the event loop.
-      if (++n % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
-      const key = opKey(ref.kind, ref.operation);
-      seen.add(key);
-      const r = latency!.read(ref.kind, ref.operation);
-      if (r === undefined) continue;
-      const encoded: EncodedWindow = { ...window, encoded: r.count > 0 ? latency!.encode(ref.kind, ref.operation) : '', count: r.count };
-      let det = p99Detectors.get(key);
-      if (det === undefined && cfg.p99 !== false) p99Detectors.set(key, (det = new P99Detector(cfg.p99)));
-      const baseline = det ? det.baseline().map((b) => b.encoded) : [];
-      if (r.count > 0) ops.push({ ref: { kind: ref.kind, operation: ref.operation }, window: encoded, baseline });
-      if (det === undefined || disturbed) continue;
-      const w: P99Window = { encoded, p99: r.percentiles.p99 };
-      const v = det.observe(w, now);
-      if (v.regressed) regressed = true;
-      if (v.trigger) {
-        fired.push({
-          kind: 'p99_regression',
-          reason: `P99 of ${ref.operation} ${ms(w.p99)} > ${(cfg.p99 as P99Config).factor.toFixed(1)} x baseline ${ms(v.baselineP99)} (n=${r.count})`,
-          operation: { kind: ref.kind, operation: ref.operation },
-          observed: w.p99,
-          threshold: v.threshold,
-          severity: w.p99 / v.baselineP99,
-        });
-      }
-    }
-    // Operations the latency source dropped (idle) lose their state.
-    for (const key of p99Detectors.keys()) if (!seen.has(key)) p99Detectors.delete(key);
-    // A service's heap grows while it warms up (code, caches, pools): growth is judged only once
-    // a full baseline of quiet windows exists, and readings before that are not kept.
-    if (heapGrowth && runtimeBaseline.length >= cfg.baselineWindows) {
-      const v = heapGrowth.observe(cut.minHeapUsedBytes, now);
-      if (v.trigger) {
-        fired.push({
-          kind: 'heap_growth',
-          reason: `heap used after GC rose in each of the last ${v.series.length - 1} windows: ${mib(v.series[0]!)} -> ${mib(v.series[v.series.length - 1]!)} (+${mib(v.growthBytes)})`,
-          observed: v.growthBytes,
-          threshold: (cfg.heapGrowth as HeapGrowthConfig).minGrowthBytes,
-          severity: Infinity,
-        });
-      }
-    }
-    if (cfg.heapLimit !== false) {
-      const s = getHeapStatistics();
-      const ratio = heapLimitRatio(s.used_heap_size, s.heap_size_limit);
-      if (ratio >= cfg.heapLimit.ratio && now - lastHeapLimitMs >= cfg.heapLimit.cooldownMs) {
-        lastHeapLimitMs = now;
-        fired.push({
-          kind: 'heap_limit',
-          reason: `heap used ${mib(s.used_heap_size)} is ${(ratio * 100).toFixed(0)}% of the ${mib(s.heap_size_limit)} limit`,
-          observed: s.used_heap_size,
-          threshold: cfg.heapLimit.ratio * s.heap_size_limit,
-          severity: Infinity,
-        });
-      }
-    }
-    for (const f of fired) safeCall(options.onTrigger, f.kind);
-    const data: WindowData = { window, ops, runtime: cut.stats, runtimeBaseline: [...runtimeBaseline] };
+    const ops = await readOps(window);
+    const heapStats = getHeapStatistics();
+    const readings: WindowReadings = {
+      ...window, selfPause, ops, majors: cut.majors, heapUsedBytes: heapStats.used_heap_size, heapLimitBytes: heapStats.heap_size_limit,
+    };
+    const baselines = new Map(ops.map((o) => [o, engine.baseline(o.kind, o.operation)]));
+    const verdict = engine.observe(readings);
+    recorder?.write(readings, cut.stats, verdict.fired.map((f) => f.id));
     lastEvalMs = now;
-    if (fired.length > 0) {
-      // One bundle per evaluation (it holds every operation anyway). Near the heap limit the
-      // heap_limit trigger names it, so no snapshot is attempted; otherwise the worst one.
-      const rank = (f: Fired) => (f.kind === 'heap_limit' ? 2 : f.kind === 'heap_growth' ? 1 : 0);
-      const primary = [...fired].sort((a, b) => rank(b) - rank(a) || b.severity - a.severity)[0]!;
-      const others = fired.length - 1;
-      const named = others > 0 ? { ...primary, reason: `${primary.reason} (+${others} more trigger${others > 1 ? 's' : ''} this window)` } : primary;
-      await writeEvidence(named, data, policyWants(primary.kind));
+    for (const b of verdict.blips) await recordBlip(b, b.id.startsWith('heap_growth') ? 'heap_growth' : 'p99_regression');
+    for (const f of verdict.fired) safeCall(options.onTrigger, f.kind);
+    // Each operation with the baseline it was judged against (before this window joined it).
+    const evidenceOps: OpEvidence[] = ops.filter((o) => o.count > 0).map((o) => ({
+      ref: { kind: o.kind, operation: o.operation }, window: o.encoded!, baseline: baselines.get(o) ?? [],
+    }));
+    const data: WindowData = { window, ops: evidenceOps, runtime: cut.stats, runtimeBaseline: [...runtimeBaseline] };
+    if (verdict.fired.length > 0) {
+      const t = bundleTrigger(verdict.fired);
+      await writer.write(t, data, policyWants(t.kind));
       return;
     }
-    if (disturbed || regressed) return;
+    if (!verdict.quiet) return;
     runtimeBaseline.push(cut.stats);
     while (runtimeBaseline.length > cfg.baselineWindows) runtimeBaseline.shift();
     if (cfg.baselineEveryMs !== false && data.runtimeBaseline.length >= cfg.baselineWindows && (nextBaselineMs === null || now >= nextBaselineMs)) {
       nextBaselineMs = now + cfg.baselineEveryMs;
-      await writeEvidence({ kind: 'baseline', reason: `scheduled baseline (every ${(cfg.baselineEveryMs / 60_000).toFixed(0)} min)` }, data, policyWants('baseline'));
+      await writer.write({ kind: 'baseline', reason: `scheduled baseline (every ${(cfg.baselineEveryMs / 60_000).toFixed(0)} min)` }, data, policyWants('baseline'));
     }
   };
 
@@ -604,17 +439,17 @@ export function createProfiler(options: ProfilerOptions): Profiler {
     token: cfg.token,
     capture: async (snapshot: boolean): Promise<EvidenceRequestResult> => {
       if (snapshot && cfg.snapshots !== 'never') {
-        if (snapshotBusy) return { status: 429, reason: 'a snapshot is being written', retryAfterS: 60 };
+        if (budget.busy) return { status: 429, reason: 'a snapshot is being written', retryAfterS: 60 };
         const wait = rateLimitedForMs(cfg.now());
         if (wait > 0) return { status: 429, reason: 'snapshot rate limit', retryAfterS: Math.ceil(wait / 1000) };
       }
       const r = await capture('endpoint', { snapshot });
-      return r.status === 'written' ? { status: 200, body: r.manifest } : { status: 500, reason: r.reason ?? r.status };
+      return r.status === 'written' && r.manifest ? { status: 200, body: evidenceResponse(r.manifest) } : { status: 500, reason: r.reason ?? r.status };
     },
   };
-  const handler = (req: IncomingMessage, res: ServerResponse): boolean => {
+  const handler = (req: IncomingMessage, res: ServerResponse, target?: RequestTarget): boolean => {
     try {
-      return handleEvidenceRequest(route, req, res) || debugHandler(req, res);
+      return handleEvidenceRequest(route, req, res, target) || debugHandler(req, res, target);
     } catch (err) {
       fail('handler', err);
       return false;
@@ -634,6 +469,7 @@ export function createProfiler(options: ProfilerOptions): Profiler {
       if (cfg.signal && signalOn) process.off(cfg.signal, onSignal);
       await Promise.allSettled([...inflight]);
       monitor.stop();
+      await recorder?.close();
       await sampler?.stop();
     },
   };

@@ -41,11 +41,13 @@ export interface WindowCut {
   stats: RuntimeWindowStats;
   /** The lowest heap used after a major GC in the window; NaN when there was none. */
   minHeapUsedBytes: number;
+  /** Heap used after each major GC of the window, with its time. */
+  majors: Array<{ atMs: number; usedBytes: number }>;
 }
 
 export class RuntimeMonitor {
   private gc = emptyGc();
-  private afterMajor: number[] = [];
+  private afterMajor: Array<{ atMs: number; usedBytes: number }> = [];
   private readonly history: Array<{ atMs: number; usedBytes: number }> = [];
   private readonly observer: PerformanceObserver;
   private readonly delay: ELDHistogram;
@@ -78,8 +80,9 @@ export class RuntimeMonitor {
     // reading of "after GC" there is (allocation since then only raises it).
     const used = getHeapStatistics().used_heap_size;
     if (kind === 'major') {
-      if (this.afterMajor.length < PER_WINDOW_LIMIT) this.afterMajor.push(used);
-      this.history.push({ atMs: this.now(), usedBytes: used });
+      const reading = { atMs: this.now(), usedBytes: used };
+      if (this.afterMajor.length < PER_WINDOW_LIMIT) this.afterMajor.push(reading);
+      this.history.push(reading);
       if (this.history.length > HISTORY_LIMIT) this.history.splice(0, this.history.length - HISTORY_LIMIT);
     }
   }
@@ -100,7 +103,7 @@ export class RuntimeMonitor {
         meanMs: d.count > 0 ? ms(d.mean) : 0,
         utilization: elu.utilization,
       },
-      heapUsedAfterGcBytes: [...this.afterMajor],
+      heapUsedAfterGcBytes: this.afterMajor.map((r) => r.usedBytes),
     };
   }
 
@@ -109,13 +112,14 @@ export class RuntimeMonitor {
     const stats = this.peek();
     // Only a major GC says what is retained: between them the old generation also holds garbage
     // waiting for the next one (tens of MB under load), so a window without one has no reading.
-    const minHeapUsedBytes = this.afterMajor.length > 0 ? Math.min(...this.afterMajor) : NaN;
+    const majors = this.afterMajor;
+    const minHeapUsedBytes = majors.length > 0 ? Math.min(...majors.map((r) => r.usedBytes)) : NaN;
     this.gc = emptyGc();
     this.afterMajor = [];
     this.delay.reset();
     this.elu = performance.eventLoopUtilization();
     this.windowStartMs = stats.endMs;
-    return { stats, minHeapUsedBytes };
+    return { stats, minHeapUsedBytes, majors };
   }
 
   /** Heap used after each major GC over the retained history, oldest first. */

@@ -57,6 +57,7 @@ function bundleInfo(b: EvidenceBundle): BundleInfo {
     window: { ...m.window },
     snapshot: m.snapshot.status,
     heapProfile: b.heapProfile !== null,
+    blip: b.outcome?.triggers.find((t) => t.outcome === 'blip')?.reason ?? null,
   };
 }
 

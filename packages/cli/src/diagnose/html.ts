@@ -101,7 +101,7 @@ export function renderDiagnoseHtml(r: DiagnoseReport): string {
   const P = o.percentile;
   const parts: string[] = [];
   const trigger = r.current.bundles.at(-1);
-  parts.push(`<p class="sub">baseline: ${esc(sideLine(r.baseline))}</p><p class="sub">current: ${esc(sideLine(r.current))}</p>${trigger ? `<p class="sub">trigger: ${esc(trigger.reason)}</p>` : ''}`);
+  parts.push(`<p class="sub">baseline: ${esc(sideLine(r.baseline))}</p><p class="sub">current: ${esc(sideLine(r.current))}</p>${trigger ? `<p class="sub">trigger: ${esc(trigger.reason)}${trigger.blip ? ` (later judged a blip by the service: ${esc(trigger.blip)})` : ''}</p>` : ''}`);
   parts.push(`<div class="verdict${r.regressed === 0 ? ' ok' : ''}" id="verdict">${r.verdict.map((l) => `<p>${esc(l)}</p>`).join('')}</div>`);
 
   const plotted = r.operations.filter((x) => x.curve);

@@ -145,10 +145,14 @@ export function compareOperations(baseline: readonly EvidenceBundle[], current: 
   }
   const rank = (r: OperationComparison): number => (r.status === 'regressed' ? 0 : r.status === 'gone' ? 2 : 1);
   const judgedRatio = (r: OperationComparison): number => (r.judged ? ratioOf(judgedValue(r, 'current'), judgedValue(r, 'baseline')) : 0);
+  // Among regressions, the service's own entry points first: they are what its callers see. A
+  // client call that regressed with them is often the same stall seen from inside (a blocked event
+  // loop delays its callbacks too), and it is listed right after.
+  const entry = (r: OperationComparison): number => (r.kind === 'http_server' || r.kind === 'rpc_server' ? 0 : 1);
   rows.sort(
     (a, b) =>
       rank(a) - rank(b) ||
-      (a.status === 'regressed' ? judgedRatio(b) - judgedRatio(a) : 0) ||
+      (a.status === 'regressed' ? entry(a) - entry(b) || judgedRatio(b) - judgedRatio(a) : 0) ||
       (b.current?.count ?? 0) - (a.current?.count ?? 0) ||
       (b.baseline?.count ?? 0) - (a.baseline?.count ?? 0) ||
       (opKey(a) < opKey(b) ? -1 : 1),

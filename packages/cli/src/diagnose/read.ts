@@ -4,7 +4,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { EVIDENCE_FORMAT, EVIDENCE_VERSION, decodePprof } from '@tailtrace/profiler';
 import type {
-  EvidenceManifest, HeapFile, HistogramsFile, OperationRef, PprofProfile, RuntimeFile, TracesFile,
+  EvidenceManifest, HeapFile, HistogramsFile, OperationRef, OutcomeFile, PprofProfile, RuntimeFile, TracesFile,
 } from '@tailtrace/profiler';
 import { checker } from './check.ts';
 import type { Checker } from './check.ts';
@@ -24,6 +24,8 @@ export interface EvidenceBundle {
   heapProfile: PprofProfile | null;
   heapProfilePath: string | null;
   snapshotPath: string | null;
+  /** outcome.json: what the service learnt about its trigger later (a blip); null when absent. */
+  outcome: OutcomeFile | null;
 }
 
 const KINDS = ['http_server', 'http_client', 'rpc_server', 'rpc_client'] as const;
@@ -100,6 +102,7 @@ function checkManifest(c: Checker, raw: unknown): EvidenceManifest {
   const f = c.obj(m['files'], 'files');
   for (const k of ['histograms', 'runtime', 'heap', 'traces'] as const) fileName(c, f[k], `files.${k}`);
   for (const k of ['heapProfile', 'snapshot'] as const) if (f[k] !== null) fileName(c, f[k], `files.${k}`);
+  if (f['outcome'] !== undefined) fileName(c, f['outcome'], 'files.outcome');
   const s = c.obj(m['snapshot'], 'snapshot');
   const status = c.oneOf(s['status'], 'snapshot.status', SNAPSHOT_STATUS);
   if (status === 'written' && f['snapshot'] === null) c.fail('snapshot.status', "is 'written' but files.snapshot is null");
@@ -256,7 +259,28 @@ export async function readBundle(dir: string): Promise<EvidenceBundle> {
     heapProfile,
     heapProfilePath: f.heapProfile === null ? null : file(f.heapProfile),
     snapshotPath: f.snapshot === null ? null : file(f.snapshot),
+    outcome: f.outcome === undefined ? null : await readOutcome(file(f.outcome)),
   };
+}
+
+/** outcome.json is written later, and only for some bundles: absent is normal, malformed is not. */
+async function readOutcome(path: string): Promise<OutcomeFile | null> {
+  try {
+    await stat(path);
+  } catch (err) {
+    if (errnoProblem(err) === 'missing') return null;
+    throw err;
+  }
+  const c = checker(path);
+  const o = c.obj(await readJson(path, 'named in manifest.json'), '');
+  const list = o['triggers'];
+  if (!Array.isArray(list)) c.fail('triggers', 'must be an array');
+  const triggers = (list as unknown[]).map((t, i) => {
+    const e = c.obj(t, `triggers[${i}]`);
+    if (e['outcome'] !== 'blip') c.fail(`triggers[${i}].outcome`, `must be 'blip', got ${JSON.stringify(e['outcome'])}`);
+    return { kind: c.str(e['kind'], `triggers[${i}].kind`), outcome: 'blip', reason: c.str(e['reason'], `triggers[${i}].reason`), decidedAt: c.str(e['decidedAt'], `triggers[${i}].decidedAt`) };
+  });
+  return { triggers } as OutcomeFile;
 }
 
 async function hasManifest(dir: string): Promise<boolean> {

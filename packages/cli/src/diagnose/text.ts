@@ -58,7 +58,7 @@ export function renderDiagnoseText(r: DiagnoseReport): string {
   const o = r.options;
   const P = pLabel(o.percentile);
   const trigger = r.current.bundles.at(-1);
-  let out = `tailtrace diagnose\n  baseline: ${sideLine(r.baseline)}\n  current:  ${sideLine(r.current)}\n${trigger ? `  trigger:  ${trigger.reason}\n` : ''}\n`;
+  let out = `tailtrace diagnose\n  baseline: ${sideLine(r.baseline)}\n  current:  ${sideLine(r.current)}\n${trigger ? `  trigger:  ${trigger.reason}${trigger.blip ? `\n            later judged a blip by the service: ${trigger.blip}` : ''}\n` : ''}\n`;
   out += `Verdict\n${r.verdict.map((l) => `  ${l}`).join('\n')}\n`;
 
   out += `\nLatency per operation (merged HDR windows; regressed = ${P} ≥ ${o.threshold}x and ≥ +${o.minDeltaMs} ms, heavier tail at p < ${o.alpha}, n ≥ ${o.minSamples} on both sides)\n`;

@@ -36,6 +36,8 @@ export interface BundleInfo {
   window: TimeWindow;
   snapshot: SnapshotOutcome['status'];
   heapProfile: boolean;
+  /** The service later judged its trigger a blip (outcome.json): why; null otherwise. */
+  blip: string | null;
 }
 
 export interface SideInfo {
