@@ -1,4 +1,4 @@
-// The committed dashboards/*.json are exactly what dashboards/src/build.ts generates: the test
+// The committed dashboards/*.json and dashboards/rules/*.yml are exactly what dashboards/src/build.ts generates: the test
 // regenerates them into a temp dir and fails on any difference (edit the TypeScript, rerun
 // `node --conditions=tailtrace-source dashboards/src/build.ts`, commit both).
 import assert from 'node:assert/strict';
@@ -18,6 +18,13 @@ test('dashboards/*.json are up to date with dashboards/src', () => {
     assert.equal(generated.length, 5);
     for (const f of generated) {
       assert.equal(readFileSync(join(repoRoot, 'dashboards', f), 'utf8'), readFileSync(join(t.dir, f), 'utf8'), `dashboards/${f} differs from what dashboards/src generates`);
+    }
+    // The Prometheus rule files, generated the same way (dashboards/src/rules.ts).
+    const rules = readdirSync(join(t.dir, 'rules')).sort();
+    assert.deepEqual(readdirSync(join(repoRoot, 'dashboards', 'rules')).sort(), rules, 'the set of rule files');
+    assert.ok(rules.length > 0);
+    for (const f of rules) {
+      assert.equal(readFileSync(join(repoRoot, 'dashboards', 'rules', f), 'utf8'), readFileSync(join(t.dir, 'rules', f), 'utf8'), `dashboards/rules/${f} differs from what dashboards/src generates`);
     }
   } finally {
     t.cleanup();

@@ -3,6 +3,10 @@
 // queue fill, what the memory limiter refused, and the Collector's own memory and CPU.
 import { finish, newDashboard, row, sel, sumRate, timeSeries } from './common.ts';
 import type { dashboard } from './common.ts';
+import { recorded } from './recording-rules.ts';
+import { PRODUCTION } from './rule-params.ts';
+
+const R = recorded(PRODUCTION);
 
 export function collectorHealth(): dashboard.Dashboard {
   const b = newDashboard({
@@ -58,13 +62,20 @@ export function collectorHealth(): dashboard.Dashboard {
     }))
     .withPanel(timeSeries({
       title: 'Export queue fill',
-      description: 'Items waiting in each exporter sending queue as a share of its capacity; near 100% the exporter is about to drop.',
+      description: `Items waiting in each exporter sending queue as a share of its capacity (${R.otelcolQueueFill}); near 100% the exporter is about to drop. OtelcolExporterQueueNearlyFull fires above ${PRODUCTION.collector.maxQueueFill * 100}%.`,
       unit: 'percentunit',
       min: 0,
-      queries: [{
-        expr: `max by (${by}, exporter) (otelcol_exporter_queue_size${sel()}) / max by (${by}, exporter) (otelcol_exporter_queue_capacity${sel()})`,
-        legend: '{{exporter}} {{instance}}',
-      }],
+      queries: [{ expr: `max by (${by}, exporter) (${R.otelcolQueueFill}${sel()})`, legend: '{{exporter}} {{instance}}' }],
+    }))
+    .withPanel(timeSeries({
+      title: 'Refused and dropped share (as alerted)',
+      description: `Share of what each receiver was sent that it refused (${R.otelcolRefused}), and of what each exporter handled that it dropped: failed after retries or not queued (${R.otelcolDropped}), over ${PRODUCTION.rateWindow}. OtelcolReceiverRefusingData and OtelcolExporterDroppingData judge these. 0 when nothing was refused or dropped.`,
+      unit: 'percentunit',
+      min: 0,
+      queries: [
+        { expr: `max by (${by}, receiver) (${R.otelcolRefused}${sel()})`, legend: 'refused by {{receiver}} {{instance}}' },
+        { expr: `max by (${by}, exporter) (${R.otelcolDropped}${sel()})`, legend: 'dropped by {{exporter}} {{instance}}' },
+      ],
     }));
 
   b.withRow(row('Memory limiter and process'))

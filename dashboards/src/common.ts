@@ -69,7 +69,9 @@ export function newDashboard(spec: DashboardSpec): dashboard.DashboardBuilder {
         .sort(dashboard.VariableSort.AlphabeticalAsc)
         .multi(true)
         .includeAll(true)
-        .allValue('.+')
+        // All = also series without an instance label: alerts judged per service (ALERTS of a
+        // rule that sums over instances) carry none.
+        .allValue('.*')
         .current({ selected: true, text: ['All'], value: ['$__all'] }),
     );
 }
@@ -221,15 +223,6 @@ export function hq(q: number, metric: string, by: string, extra?: string): strin
 /** `sum by (<by>) (rate(<metric>{sel}[$__rate_interval]))` */
 export function sumRate(metric: string, by: string, extra?: string): string {
   return `sum by (${by}) (rate(${metric}${sel(extra)}[$__rate_interval]))`;
-}
-
-/**
- * Error ratio that is 0 (not absent) when there are no errors: the errors' rate, or else the
- * total rate times 0, divided by the total rate. Dashboards should show 0%, not "No data".
- */
-export function errorRatio(metric: string, by: string, errorMatcher: string): string {
-  const total = sumRate(`${metric}_count`, by);
-  return `(${sumRate(`${metric}_count`, by, errorMatcher)} or ${total} * 0) / ${total}`;
 }
 
 export { dashboard, common };

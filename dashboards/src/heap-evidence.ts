@@ -2,6 +2,10 @@
 // and dropped, metric series folded into overflow series.
 import { finish, newDashboard, row, sel, sumRate, timeSeries } from './common.ts';
 import type { dashboard } from './common.ts';
+import { recorded } from './recording-rules.ts';
+import { PRODUCTION } from './rule-params.ts';
+
+const R = recorded(PRODUCTION);
 
 export function heapEvidence(): dashboard.Dashboard {
   const b = newDashboard({
@@ -21,13 +25,14 @@ export function heapEvidence(): dashboard.Dashboard {
       queries: [
         { expr: `max by (${by}) (nodejs_heap_size_used_bytes${sel()})`, legend: 'used {{job}} {{instance}}' },
         { expr: `max by (${by}) (nodejs_heap_size_total_bytes${sel()})`, legend: 'total {{job}} {{instance}}' },
+        { expr: `max by (${by}) (${R.heapTrough}${sel()})`, legend: `after GC (${PRODUCTION.heap.troughWindow} minimum) {{job}} {{instance}}` },
       ],
     }))
     .withPanel(timeSeries({
-      title: 'Heap growth rate',
-      description: 'Per-second slope of heap used (deriv over the rate window); sustained positive values mean the heap is growing.',
+      title: 'Heap growth rate (after-GC trough)',
+      description: `Slope of what survives garbage collection (the ${PRODUCTION.heap.troughWindow} minimum of heap used) over ${PRODUCTION.heap.slopeWindow}, in bytes per second (${R.heapSlope}): what TailtraceHeapGrowing judges (it fires above ${PRODUCTION.heap.minGrowthBytes / 2 ** 20} MiB per ${PRODUCTION.heap.slopeWindow}, sustained). GC sawtooth does not move it; a leak does.`,
       unit: 'Bps',
-      queries: [{ expr: `max by (${by}) (deriv(nodejs_heap_size_used_bytes${sel()}[$__rate_interval]))`, legend: '{{job}} {{instance}}' }],
+      queries: [{ expr: `max by (${by}) (${R.heapSlope}${sel()})`, legend: '{{job}} {{instance}}' }],
     }))
     .withPanel(timeSeries({
       title: 'Old space used',
@@ -43,6 +48,13 @@ export function heapEvidence(): dashboard.Dashboard {
       description: 'Evidence bundles triggered over the rate window, by trigger (p99_regression, heap_growth, heap_limit, signal, endpoint).',
       unit: 'short',
       queries: [{ expr: `sum by (job, trigger) (increase(tailtrace_evidence_triggers_total${sel()}[$__rate_interval]))`, legend: '{{trigger}} {{job}}' }],
+    }))
+    .withPanel(timeSeries({
+      title: 'Evidence captured (triggers that were not blips)',
+      description: `Automatic triggers (p99_regression, heap_growth, heap_limit) in the last ${PRODUCTION.evidence.window}, minus the ones the windows after them showed to be blips (${R.evidenceCaptured}): what TailtraceEvidenceCaptured fires on. Each is a bundle to diagnose.`,
+      unit: 'short',
+      min: 0,
+      queries: [{ expr: `sum by (job, trigger) (${R.evidenceCaptured}${sel()})`, legend: '{{trigger}} {{job}}' }],
     }))
     .withPanel(timeSeries({
       title: 'Heap snapshots',
@@ -66,6 +78,13 @@ export function heapEvidence(): dashboard.Dashboard {
         expr: `${sumRate('tailtrace_spans_dropped_total', 'job, reason')} or sum by (job) (up${sel()}) * 0`,
         legend: '{{job}} {{reason}}',
       }],
+    }))
+    .withPanel(timeSeries({
+      title: 'Share of spans dropped',
+      description: `Spans dropped as a share of all spans that left the service (exported + dropped) over ${PRODUCTION.rateWindow} (${R.spanDropRatio}): what TailtraceSpansDropped judges (above ${PRODUCTION.spans.maxDropRatio * 100}%).`,
+      unit: 'percentunit',
+      min: 0,
+      queries: [{ expr: `max by (${by}) (${R.spanDropRatio}${sel()})`, legend: '{{job}} {{instance}}' }],
     }))
     .withPanel(timeSeries({
       title: 'Metric series overflow',

@@ -1,13 +1,32 @@
-// (1) Service overview: RED per HTTP route and per gRPC method, P50/P90/P99 estimated from the
-// histograms next to the exact ones from the HDR windows, and latency heatmaps whose exemplar
-// dots open the trace of that request in Tempo.
-import { errorRatio, finish, hq, latencyHeatmap, newDashboard, row, sel, sumRate, timeSeries } from './common.ts';
+// (1) Service overview: the alerts firing and what the latency alerts judge (P99 against its
+// budget, from the recording rules), RED per HTTP route and per gRPC method, P50/P90/P99
+// estimated from the histograms next to the exact ones from the HDR windows, and latency
+// heatmaps whose exemplar dots open the trace of that request in Tempo.
+import { finish, hq, latencyHeatmap, newDashboard, row, sel, sumRate, timeSeries } from './common.ts';
 import type { dashboard } from './common.ts';
+import { recorded } from './recording-rules.ts';
+import { PRODUCTION } from './rule-params.ts';
+
+const R = recorded(PRODUCTION);
 
 const HTTP = 'http_server_request_duration_seconds';
 const RPC = 'rpc_server_duration_seconds';
 const HTTP_CLIENT = 'http_client_request_duration_seconds';
 const RPC_CLIENT = 'rpc_client_duration_seconds';
+
+/** `(errors or total * 0) / total` over recorded per-instance rates, summed by `by`: 0, not absent, without errors. */
+function recordedErrorRatio(errors: string, total: string, by: string): string {
+  const t = `sum by (${by}) (${total}${sel()})`;
+  return `(sum by (${by}) (${errors}${sel()}) or ${t} * 0) / ${t}`;
+}
+
+/** P99 over the recorded per-instance bucket rates, and the recorded budget, per operation. */
+function p99VsBudget(buckets: string, budget: string, by: string, legend: string) {
+  return [
+    { expr: `histogram_quantile(0.99, sum by (le, ${by}) (${buckets}${sel()}))`, legend: `p99 ${legend}` },
+    { expr: `max by (${by}) (${budget}${sel()})`, legend: `budget ${legend}` },
+  ];
+}
 
 /** HDR summary quantiles of one operation kind, per operation. */
 function hdr(q: string, kind: string): string {
@@ -23,6 +42,32 @@ export function serviceOverview(): dashboard.Dashboard {
     variableMetric: `${HTTP}_count`,
   });
 
+  b.withRow(row('Alerts — what the alert rules judge'))
+    .withPanel(timeSeries({
+      title: 'Firing alerts',
+      description: 'Alerts of dashboards/rules/tailtrace.rules.yml firing now (the ALERTS series), by alert, service and severity; one line at 0 named "none firing" when there are none. Each alert\'s runbook names the panel to open next.',
+      unit: 'short',
+      width: 24,
+      height: 6,
+      min: 0,
+      queries: [{
+        expr: `sum by (alertname, job, severity) (ALERTS${sel('alertstate="firing"')}) or label_replace(vector(0), "alertname", "none firing", "", "")`,
+        legend: '{{alertname}} {{job}} {{severity}}',
+      }],
+    }))
+    .withPanel(timeSeries({
+      title: 'HTTP P99 vs budget by route (as alerted)',
+      description: `P99 per route over the recorded ${PRODUCTION.rateWindow} bucket rates (${R.httpBuckets}), with its budget (${R.httpBudget}): what TailtraceHttpP99OverBudget and TailtraceHttpP99Regressed judge, summed over the selected instances.`,
+      unit: 's',
+      queries: p99VsBudget(R.httpBuckets, R.httpBudget, 'job, http_request_method, http_route', '{{job}} {{http_request_method}} {{http_route}}'),
+    }))
+    .withPanel(timeSeries({
+      title: 'gRPC P99 vs budget by method (as alerted)',
+      description: `P99 per gRPC method over the recorded ${PRODUCTION.rateWindow} bucket rates (${R.rpcBuckets}), with its budget (${R.rpcBudget}): what TailtraceRpcP99OverBudget and TailtraceRpcP99Regressed judge.`,
+      unit: 's',
+      queries: p99VsBudget(R.rpcBuckets, R.rpcBudget, 'job, rpc_service, rpc_method', '{{job}} {{rpc_service}}/{{rpc_method}}'),
+    }));
+
   b.withRow(row('HTTP server — per route'))
     .withPanel(timeSeries({
       title: 'HTTP requests per second by route',
@@ -33,11 +78,11 @@ export function serviceOverview(): dashboard.Dashboard {
     }))
     .withPanel(timeSeries({
       title: 'HTTP error ratio (5xx) by route',
-      description: 'Share of requests per route answered with a 5xx status (or no response). 0 when there were none.',
+      description: `Share of requests per route answered with a 5xx status (or no response) over ${PRODUCTION.rateWindow}, from the recording rules the error-budget alerts read (TailtraceHttpErrorBudgetBurn pages at 14.4x the budget over 1h and 5m). 0 when there were none.`,
       unit: 'percentunit',
       width: 8,
       min: 0,
-      queries: [{ expr: errorRatio(HTTP, 'http_route', 'http_response_status_code=~"5..|0"'), legend: '{{http_route}}' }],
+      queries: [{ expr: recordedErrorRatio(R.httpErrors, R.httpRequests, 'job, http_route'), legend: '{{job}} {{http_route}}' }],
     }))
     .withPanel(timeSeries({
       title: 'HTTP mean latency by route',
@@ -84,11 +129,11 @@ export function serviceOverview(): dashboard.Dashboard {
     }))
     .withPanel(timeSeries({
       title: 'gRPC error ratio by method',
-      description: 'Share of calls per method that ended with a non-OK gRPC status (rpc_grpc_status_code != 0). 0 when there were none.',
+      description: `Share of calls per method that failed on the server's side over ${PRODUCTION.rateWindow}: UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS (the OpenTelemetry conventions' server errors; NOT_FOUND and other caller mistakes are not), from the recording rules the error-budget alerts read. 0 when there were none.`,
       unit: 'percentunit',
       width: 8,
       min: 0,
-      queries: [{ expr: errorRatio(RPC, 'rpc_service, rpc_method', 'rpc_grpc_status_code!="0"'), legend: '{{rpc_service}}/{{rpc_method}}' }],
+      queries: [{ expr: recordedErrorRatio(R.rpcErrors, R.rpcCalls, 'job, rpc_service, rpc_method'), legend: '{{job}} {{rpc_service}}/{{rpc_method}}' }],
     }))
     .withPanel(timeSeries({
       title: 'gRPC mean latency by method',

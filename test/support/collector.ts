@@ -59,7 +59,16 @@ export async function allocatePorts(): Promise<CollectorPorts> {
  * the receivers/health/telemetry endpoints on loopback ports; resolves once health_check
  * says the pipelines are up.
  */
-export async function startCollector(opts: { configs: string[]; env?: Record<string, string>; ports?: CollectorPorts; logFile: string }): Promise<RunningCollector> {
+export async function startCollector(opts: {
+  configs: string[];
+  env?: Record<string, string>;
+  ports?: CollectorPorts;
+  logFile: string;
+  /** More command-line arguments after the --config flags (e.g. `--set=key=value` overrides). */
+  args?: string[];
+  /** Runs the Collector through another command (e.g. in a namespace): gets the binary and args, returns the command line. */
+  wrap?: (bin: string, args: string[]) => [string, string[]];
+}): Promise<RunningCollector> {
   const ports = opts.ports ?? (await allocatePorts());
   const env = {
     PATH: process.env.PATH ?? '',
@@ -73,7 +82,9 @@ export async function startCollector(opts: { configs: string[]; env?: Record<str
     GOMAXPROCS: '1',
     ...opts.env,
   };
-  const proc = startProc(collectorBinary(), opts.configs.map((c) => `--config=${c}`), { env, logFile: opts.logFile });
+  const args = [...opts.configs.map((c) => `--config=${c}`), ...(opts.args ?? [])];
+  const [cmd, argv] = opts.wrap ? opts.wrap(collectorBinary(), args) : [collectorBinary(), args];
+  const proc = startProc(cmd, argv, { env, logFile: opts.logFile });
   try {
     await waitFor('Collector health_check', async () => {
       if (proc.exited()) throw new Error(`collector exited:\n${proc.log().slice(-4000)}`);

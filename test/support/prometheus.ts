@@ -32,6 +32,8 @@ export interface Prometheus {
   exemplars(expr: string, start: number, end: number): Promise<PromExemplars[]>;
   labelValues(label: string, match?: string): Promise<string[]>;
   activeTargets(): Promise<{ labels: Record<string, string>; health: string; scrapeUrl: string; lastError: string }[]>;
+  /** Pending and firing alerts (GET /api/v1/alerts), annotations expanded. */
+  alerts(): Promise<PromAlert[]>;
   stop(): Promise<void>;
 }
 
@@ -47,7 +49,18 @@ async function api<T>(url: string): Promise<T> {
   return body.data;
 }
 
-export async function startPrometheus(opts: { scrapeIntervalS?: number; keepDir?: boolean } = {}): Promise<Prometheus> {
+/** The bundled rule file (dashboards/rules): loaded by default, since the dashboards read its recorded series. */
+export const BUNDLED_RULES = join(import.meta.dirname, '..', '..', 'dashboards', 'rules', 'tailtrace.rules.yml');
+
+export interface PromAlert {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  state: 'pending' | 'firing';
+  activeAt: string;
+  value: string;
+}
+
+export async function startPrometheus(opts: { scrapeIntervalS?: number; keepDir?: boolean; rules?: string[] } = {}): Promise<Prometheus> {
   const scrapeIntervalS = opts.scrapeIntervalS ?? 1;
   const bin = prometheusBinary();
   const dir = mkdtempSync(join(tmpdir(), 'tailtrace-prom-'));
@@ -61,6 +74,8 @@ export async function startPrometheus(opts: { scrapeIntervalS?: number; keepDir?
     'storage:',
     '  exemplars:',
     '    max_exemplars: 100000',
+    'rule_files:',
+    ...(opts.rules ?? [BUNDLED_RULES]).map((f) => `  - '${f}'`),
     'scrape_configs:',
     '  - job_name: file_sd',
     '    file_sd_configs:',
@@ -132,6 +147,9 @@ export async function startPrometheus(opts: { scrapeIntervalS?: number; keepDir?
     },
     async activeTargets() {
       return (await api<{ activeTargets: { labels: Record<string, string>; health: string; scrapeUrl: string; lastError: string }[] }>(`${url}/api/v1/targets?state=active`)).activeTargets;
+    },
+    async alerts() {
+      return (await api<{ alerts: PromAlert[] }>(`${url}/api/v1/alerts`)).alerts;
     },
     async stop() {
       await proc.stop();
