@@ -165,14 +165,12 @@ export async function main(argv: string[]): Promise<number> {
     hog: Number(values.hog), timeoutS: Number(values.timeout), plainS: Number(values['plain-minutes']) * 60,
     rate: Number(values.rate), index: 0, ...(values.record ? { record: values.record } : {}),
   };
+  // Every quiet run first: a load average (and the page cache, the CPU's clocks) still carries a
+  // hog run for a minute after it ends.
   const plan: Array<[ScenarioKind, 'quiet' | 'hog']> = [];
-  for (const s of scenarios) {
-    const k = s === 'plain' || s === 'gc-heavy' ? Number(values['plain-runs']) : Number(values.runs);
-    for (let i = 0; i < k; i++) {
-      plan.push([s, 'quiet']);
-      if (o.hog > 0 && hogScenarios.has(s)) plan.push([s, 'hog']);
-    }
-  }
+  const runsOf = (s: ScenarioKind) => (s === 'plain' || s === 'gc-heavy' ? Number(values['plain-runs']) : Number(values.runs));
+  for (const s of scenarios) for (let i = 0; i < runsOf(s); i++) plan.push([s, 'quiet']);
+  if (o.hog > 0) for (const s of scenarios) if (hogScenarios.has(s)) for (let i = 0; i < runsOf(s); i++) plan.push([s, 'hog']);
   const rows: RunRow[] = [];
   for (const [i, [scenario, load]] of plan.entries()) {
     const row = await oneRun(scenario, load, { ...o, index: i });
