@@ -1,7 +1,7 @@
 // Trigger decisions, as pure state machines fed one evaluation window at a time. No clocks or I/O
 // here: the caller passes the window's readings and the time, so the thresholds are tested on
 // exact sequences (and on recorded runs, replayed: see evaluation.ts).
-import type { EncodedWindow } from './evidence-format.ts';
+import type { EncodedWindow } from '@tailtrace/formats';
 
 export interface P99Config {
   factor: number;
@@ -68,6 +68,9 @@ interface Fired {
   p99: number;
 }
 
+/** Windows an elevated (under-threshold) level must last before it becomes the baseline. */
+const ELEVATED_ACCEPT = 6;
+
 /**
  * P99 of one operation against the median of its own recent windows' p99s. The median rather
  * than the p99 of the merged baseline: one spiky window (a deploy, a GC storm) in the baseline
@@ -81,6 +84,8 @@ export class P99Detector {
   private readonly cfg: P99Config;
   private windows: P99Window[] = [];
   private regressedRun: P99Window[] = [];
+  /** Consecutive windows between the join limit and the threshold: not (yet) the normal. */
+  private elevatedRun: P99Window[] = [];
   /** The trigger that fired in the current run of regressed windows, if any. */
   private runFired: Fired | undefined;
   /** The trigger that started the cool-down, and the one before it (restored when the last was a blip). */
@@ -111,7 +116,7 @@ export class P99Detector {
     if (!(w.p99 > threshold)) {
       const blip = this.endRun(nowMs);
       if (blip) verdict.blip = blip;
-      this.join(w);
+      this.settle(w, baselineP99);
       return verdict;
     }
     verdict.regressed = true;
@@ -153,6 +158,28 @@ export class P99Detector {
     this.last = this.beforeLast;
     this.beforeLast = undefined;
     return { firedAtMs: fired.atMs, reason: `P99 back under its threshold ${((nowMs - fired.atMs) / 1000).toFixed(0)} s after the trigger` };
+  }
+
+  /**
+   * A window under the threshold joins the baseline only if it is close to it (under sqrt(factor)
+   * times the median): a latency that creeps up window by window, each step under the threshold,
+   * would otherwise carry the baseline along and never trigger (a leak in a CPU-starved service
+   * does exactly that). An elevated level that persists is the new normal after ELEVATED_ACCEPT
+   * windows, without a trigger.
+   */
+  private settle(w: P99Window, baselineP99: number): void {
+    const c = this.cfg;
+    const joinLimit = Math.max(Math.sqrt(c.factor) * baselineP99, baselineP99 + c.minDeltaMs / 2000);
+    if (!(w.p99 > joinLimit)) {
+      this.elevatedRun = [];
+      this.join(w);
+      return;
+    }
+    this.elevatedRun.push(w);
+    if (this.elevatedRun.length >= Math.max(2 * c.rebaselineAfter, ELEVATED_ACCEPT)) {
+      for (const e of this.elevatedRun) this.join(e);
+      this.elevatedRun = [];
+    }
   }
 
   private join(w: P99Window): void {

@@ -150,6 +150,30 @@ describe('P99Detector', () => {
     assert.equal(out[13]!.blip, undefined);
   });
 
+  test('a latency creeping up in steps, each under the threshold, is not absorbed by the baseline: it triggers', () => {
+    // A leak in a CPU-starved service: +20% a window. Each window is under 2x the median of the
+    // last 5, so joining them as they come carries the baseline along and nothing ever fires;
+    // windows above sqrt(2)x the median stay out of the baseline, and the creep crosses 2x.
+    const det = new P99Detector(config({ sustain: 2 }));
+    const n = (medianS: number) => ({ count: 1000, medianS });
+    const creep = Array.from({ length: 12 }, (_, k) => n(0.01 * 1.2 ** (k + 1)));
+    const out = run(det, [...Array(6).fill(n(0.01)), ...creep], 67);
+    const fired = out.filter((v) => v.trigger).map((v) => v.i);
+    assert.ok(fired.length >= 1 && fired[0]! <= 12, `fired at ${fired.join(',')}`);
+  });
+
+  test('an elevated level under the threshold that persists becomes the baseline, without a trigger', () => {
+    const det = new P99Detector(config());
+    const n = (medianS: number) => ({ count: 1000, medianS });
+    const before = run(det, Array.from({ length: 6 }, () => n(0.01)), 68);
+    assert.equal(before.filter((v) => v.trigger).length, 0);
+    const oldMedian = median(det.baseline().map((w) => w.p99));
+    const out = run(det, Array.from({ length: 8 }, () => n(0.016)), 69, 6);
+    assert.equal(out.filter((v) => v.trigger || v.regressed).length, 0);
+    const ratio = median(det.baseline().map((w) => w.p99)) / oldMedian;
+    assert.ok(ratio > 1.4, `the new level is the baseline after 6 windows (ratio ${ratio.toFixed(2)})`);
+  });
+
   test('minDeltaMs: tripling a 100 µs p99 is not a regression worth evidence', () => {
     const det = new P99Detector(config());
     const out = run(det, [...Array(6).fill({ count: 1000, medianS: 0.0001 }), ...Array(5).fill({ count: 1000, medianS: 0.0003 })], 71);
