@@ -4,7 +4,8 @@
 // and reports ops/s, then times `collects` profile reads of our HeapSampler with that backend
 // (collect, encode, gzip) and the size.
 import { gzipSync } from 'node:zlib';
-import { encodePprof, startHeapSampling } from '@tailtrace/profiler';
+import { encodePprof } from '@tailtrace/formats';
+import { startHeapSampling } from '@tailtrace/profiler';
 
 const [mode = 'off', intervalArg = '524288', heapMbArg = '150', secondsArg = '4', collectsArg = '3'] = process.argv.slice(2);
 const intervalBytes = Number(intervalArg);

@@ -5,7 +5,7 @@
 // regression or heap growth) write the evidence, and the demo only waits for that bundle to
 // appear, then runs `tailtrace diagnose` on the baseline and the triggered bundle.
 import { writeFileSync } from 'node:fs';
-import { diagnosePaths, renderDiagnoseHtml, renderDiagnoseText } from '@tailtrace/cli';
+import { diagnosePaths, relativePaths, renderDiagnoseHtml, renderDiagnoseText } from '@tailtrace/cli';
 import type { EvidenceManifest } from '@tailtrace/profiler';
 import { runScenario } from './scenario-run.ts';
 
@@ -58,10 +58,11 @@ export async function runLeakScenario(o: LeakScenarioOptions): Promise<LeakScena
   const report = await diagnosePaths(baseline.dir, triggered.dir);
   const text = renderDiagnoseText(report);
   // The verdict, the top suspects and the traces to open; the whole report goes to the files.
+  const rel = relativePaths(report); // the service's files relative to its root, as the text report shows them
   o.log('Verdict');
-  for (const line of report.verdict) o.log(`  ${line}`);
+  for (const line of report.verdict) o.log(`  ${rel(line)}`);
   o.log('\nSuspects');
-  for (const s of report.suspects.slice(0, 3)) o.log(`  ${s.rank}. ${s.title}`);
+  for (const s of report.suspects.slice(0, 3)) o.log(`  ${s.rank}. ${rel(s.title)}`);
   o.log('\nSlow traces to open in Tempo/Jaeger');
   for (const t of report.slowTraces.slice(0, 3)) o.log(`  ${t.traceId}  ${t.operation}  ${t.durationMs.toFixed(1)} ms`);
   const files = [`${o.reportBase}.txt`, `${o.reportBase}.json`, `${o.reportBase}.html`];

@@ -57,9 +57,13 @@ test('leak scenario: a trigger captures the evidence, diagnose names OrderSessio
   const snap = join(triggered.dir, triggered.m.files.snapshot!);
   assert.equal(statSync(snap).mode & 0o777, 0o600);
 
-  // The verdict printed by the demo names both the class and the route.
+  // The verdict printed by the demo names both the class and the route. Caught by its latency, the
+  // route regressed; caught by heap growth first (often seconds earlier), the route is named as
+  // the largest latency change, regressed or not yet.
   const verdict = out.slice(out.indexOf('Verdict'), out.indexOf('Suspects'));
-  assert.match(verdict, /GET \/api\/orders\/:id regressed: P99 [\d.]+ ms → [\d.]+ (ms|s)/);
+  const p99Caught = triggered.m.trigger.kind === 'p99_regression';
+  assert.match(verdict, p99Caught ? /GET \/api\/orders\/:id regressed: P99 [\d.]+ ms → [\d.]+ (ms|s)/
+    : /GET \/api\/orders\/:id (regressed: )?P99 [\d.]+ ms → [\d.]+ (ms|s)/);
   assert.match(verdict, /led by OrderSession \(\+[\d,]+ objects/);
   const suspects = out.slice(out.indexOf('Suspects'), out.indexOf('Slow traces'));
   assert.match(suspects, /1\. OrderSession grew/);
@@ -70,6 +74,6 @@ test('leak scenario: a trigger captures the evidence, diagnose names OrderSessio
   assert.ok(files, out);
   for (const f of files.slice(1)) assert.ok(existsSync(f!), f);
   const json = JSON.parse(readFileSync(files[2]!, 'utf8')) as { verdict: string[]; regressed: number };
-  assert.ok(json.regressed >= 1);
+  if (p99Caught) assert.ok(json.regressed >= 1);
   for (const f of files.slice(1)) rmSync(f!, { force: true });
 });

@@ -16,7 +16,9 @@ const packages: [string, string][] = [
   ['@tailtrace/instrument', 'instrument'],
   ['@tailtrace/tracing', 'createTracing'],
   ['@tailtrace/metrics', 'createMetrics'],
-  ['@tailtrace/profiler', 'readHeapSnapshot'],
+  ['@tailtrace/profiler', 'createProfiler'],
+  ['@tailtrace/heap', 'readHeapSnapshot'],
+  ['@tailtrace/formats', 'decodePprof'],
   ['@tailtrace/cli', 'main'],
 ];
 

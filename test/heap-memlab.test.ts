@@ -1,4 +1,4 @@
-// Cross-check of @tailtrace/profiler against memlab on the same snapshot.
+// Cross-check of @tailtrace/heap against memlab on the same snapshot.
 //  - With memlab's ownership rule (`ownership: 'memlab'`) every node's retained size and
 //    immediate dominator must equal memlab's exactly, and so must the top classes.
 //  - With the default DevTools rule, classes of application objects (Session here) agree within
@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { rmSync } from 'node:fs';
 import { after, test } from 'node:test';
-import { analyze, classify, computeDominators, readHeapSnapshot } from '@tailtrace/profiler';
-import { sessionsSnapshot, tmp } from '../packages/profiler/test/fixtures.ts';
+import { analyze, classify, computeDominators, readHeapSnapshot } from '@tailtrace/heap';
+import { sessionsSnapshot, tmp } from '../packages/heap/test/fixtures.ts';
 
 interface MemlabNode {
   nodeIndex: number;

@@ -36,7 +36,9 @@ interface Shape {
   files: string[];
   absent: string[];
 }
-const SERVICE_PACKAGES = ['@tailtrace/instrument', '@tailtrace/tracing', '@tailtrace/metrics', '@tailtrace/profiler'];
+const SERVICE_PACKAGES = ['@tailtrace/instrument', '@tailtrace/tracing', '@tailtrace/metrics', '@tailtrace/profiler', '@tailtrace/formats'];
+/** The CLI and what it depends on: the snapshot engine and the file formats, nothing of the runtime. */
+const CLI_PACKAGES = ['@tailtrace/cli', '@tailtrace/heap', '@tailtrace/formats'];
 const NEVER = ['@datadog/pprof', 'pino'];
 const shapes: Record<string, Shape> = {
   express: { deps: ['express@5'], files: ['express.mjs', 'express.cjs'], absent: ['@grpc/grpc-js', '@grpc/proto-loader', ...NEVER] },
@@ -333,7 +335,7 @@ describe('the CLI installed alone', () => {
   let base: string;
   let cur: string;
   before(async () => {
-    dir = await install('cli', { deps: [], files: [], absent: [] }, ['@tailtrace/cli', '@tailtrace/profiler']);
+    dir = await install('cli', { deps: [], files: [], absent: [] }, CLI_PACKAGES);
     const fixtures = join(work, 'cli-fixtures');
     mkdirSync(fixtures);
     const T0 = Date.UTC(2025, 5, 3, 10, 0, 0);
@@ -349,9 +351,9 @@ describe('the CLI installed alone', () => {
     });
   });
 
-  test('has no service-side package: no tracing, metrics, instrument, express, grpc-js, pprof, pino', () => {
+  test('has no service-side package: no profiler, tracing, metrics, instrument, express, grpc-js, pprof, pino', () => {
     const req = createRequire(join(dir, 'package.json'));
-    for (const pkg of ['@tailtrace/tracing', '@tailtrace/metrics', '@tailtrace/instrument', 'prom-client', '@opentelemetry/api', 'express', '@grpc/grpc-js', ...NEVER]) {
+    for (const pkg of ['@tailtrace/profiler', '@tailtrace/tracing', '@tailtrace/metrics', '@tailtrace/instrument', 'prom-client', '@opentelemetry/api', 'express', '@grpc/grpc-js', ...NEVER]) {
       assert.throws(() => req.resolve(pkg), `${pkg} must not be installed with the CLI`);
     }
   });
@@ -413,7 +415,7 @@ describe(`a Node older than ${MIN_NODE_VERSION}`, { skip: old === undefined ? 'n
   }
 
   test(`the CLI on Node ${old?.version}: one line and exit code 1`, async () => {
-    const dir = await install('cli', { deps: [], files: [], absent: [] }, ['@tailtrace/cli', '@tailtrace/profiler']);
+    const dir = await install('cli', { deps: [], files: [], absent: [] }, CLI_PACKAGES);
     const r = await run('npx', ['--no', '--', 'tailtrace', '--version'], { cwd: dir, env: userEnv(old!.bin) });
     assert.equal(r.code, 1);
     assert.equal(r.stdout, '');

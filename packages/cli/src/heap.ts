@@ -1,6 +1,7 @@
 // `tailtrace heap <summary|diff|leaks|retainers|redact>`: heap snapshot analysis on the command line.
 import { writeFile } from 'node:fs/promises';
 import {
+  GROWTH_TOP_RETAINERS,
   HeapSnapshotError,
   analyze,
   computeDominators,
@@ -13,9 +14,10 @@ import {
   renderDiffHtml,
   renderSummaryHtml,
   retainerPaths,
-} from '@tailtrace/profiler';
-import type { HeapSummary, OwnershipRule, GroupBy } from '@tailtrace/profiler';
+} from '@tailtrace/heap';
+import type { HeapSummary, OwnershipRule, GroupBy } from '@tailtrace/heap';
 import { parseArgv, UsageError } from './args.ts';
+import { holdersTable, multipliedTable, table } from './table.ts';
 import type { Args as Parsed } from './args.ts';
 
 export const HEAP_USAGE = `usage: tailtrace heap <command> [options]
@@ -27,7 +29,8 @@ commands:
                                             in FINAL (same process), grouped by retainer path
   retainers FILE (--class NAME | --id ID) [--paths K]
                                             shortest retainer paths from the GC roots
-  redact IN OUT [--names] [--salt S]        rewrite IN without string contents (--names: hash names too)
+  redact IN OUT [--keep-names] [--salt S]   rewrite IN without string values; names become keyed hashes
+                                            (random key per run unless --salt) unless --keep-names
 
 options:
   --json              machine-readable output on stdout
@@ -39,7 +42,7 @@ options:
 
 
 const VALUE_FLAGS = new Set(['--top', '--html', '--class', '--id', '--paths', '--rules', '--by', '--salt']);
-const BOOL_FLAGS = new Set(['--json', '--names', '-h', '--help']);
+const BOOL_FLAGS = new Set(['--json', '--keep-names', '-h', '--help']);
 
 function parseArgs(argv: readonly string[]): Parsed {
   return parseArgv(argv, VALUE_FLAGS, BOOL_FLAGS, 'tailtrace heap --help');
@@ -63,17 +66,6 @@ function groupBy(p: Parsed): GroupBy {
   const v = p.flags.get('--by') ?? 'key';
   if (v !== 'key' && v !== 'name') throw new UsageError(`--by must be key or name, got '${String(v)}'`);
   return v;
-}
-
-/** Aligned text table; columns after the first are right-aligned. */
-export function table(head: string[], rows: string[][]): string {
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) =>
-    r
-      .map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!)))
-      .join('  ')
-      .trimEnd();
-  return [line(head), line(w.map((n) => '-'.repeat(n))), ...rows.map(line)].join('\n') + '\n';
 }
 
 const num = (n: number): string => n.toLocaleString('en-US');
@@ -125,30 +117,21 @@ async function cmdDiff(p: Parsed): Promise<number> {
   const [base, target] = p.positional;
   if (!base || !target || p.positional.length > 2) throw new UsageError('usage: tailtrace heap diff BASE TARGET [--top N] [--json] [--html OUT]');
   const top = intFlag(p, '--top', 20);
-  // one snapshot in memory at a time
+  // one snapshot in memory at a time; the target's largest retainers tell holders from what multiplied
   const a = await summaryOf(base, p, 0);
-  const b = await summaryOf(target, p, 0);
+  const b = await summaryOf(target, p, GROWTH_TOP_RETAINERS);
   const d = diffSummaries(a, b);
   const html = p.flags.get('--html');
   if (typeof html === 'string') await writeFile(html, renderDiffHtml(d));
   if (p.flags.has('--json')) {
-    process.stdout.write(`${JSON.stringify({ ...d, classes: d.classes.slice(0, top) }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ ...d, multiplied: d.multiplied.slice(0, top), classes: d.classes.slice(0, top) }, null, 2)}\n`);
     return 0;
   }
   let out = `${base} -> ${target}\n  nodes ${signed(d.totals.nodes.delta, num)}   total self size ${signed(d.totals.selfSize.delta, formatBytes)}   new classes ${d.newClasses.length}\n\n`;
-  out += `Classes by growth (top ${Math.min(top, d.classes.length)})\n`;
-  out += table(
-    ['Class', 'ΔCount', 'ΔSelf', 'ΔRetained', 'Retained'],
-    d.classes
-      .slice(0, top)
-      .map((c) => [
-        c.key + (c.status === 'new' ? ' (new)' : c.status === 'gone' ? ' (gone)' : c.baseKey ? ` (was ${c.baseKey})` : ''),
-        signed(c.count.delta, num),
-        signed(c.self.delta, formatBytes),
-        signed(c.retained.delta, formatBytes),
-        formatBytes(c.retained.target),
-      ]),
-  );
+  out += `What multiplied: classes whose instances grew in number, by growth of retained size (top ${Math.min(top, d.multiplied.length)})\n`;
+  out += d.multiplied.length ? multipliedTable(d.multiplied.slice(0, top)) : '  no class multiplied\n';
+  if (d.holders.length) out += `\nHolders: grew because they hold what multiplied\n${holdersTable(d.holders)}`;
+  out += `\nthe path to a class: tailtrace heap retainers ${target} --class NAME\n`;
   process.stdout.write(out);
   return 0;
 }
@@ -163,11 +146,22 @@ async function cmdLeaks(p: Parsed): Promise<number> {
     return 0;
   }
   let out = `${r.leakedObjects.toLocaleString('en-US')} objects allocated between ${a} and ${b} are still alive in ${c}; leak roots retain ${formatBytes(r.leakedRetained)}\n`;
+  if (r.classes.length === 0) {
+    process.stdout.write(`${out}\nno leaks found\n`);
+    return 0;
+  }
+  const times = (xs: ReadonlyArray<{ key: string; count: number }>) => xs.map((x) => `${x.key} ×${num(x.count)}`).join(', ');
+  out += '\nWhat multiplied: leak roots by class\n';
+  out += table(['Class', 'Count', 'Retained', 'Held by'], r.classes.map((x) => [x.key, num(x.count), formatBytes(x.retained), times(x.heldBy)]));
+  if (r.holders.length) {
+    out += '\nHolders: what the leak roots sit in, and the path to each\n';
+    out += table(['Holder', 'Holds', 'Retained', 'Path'], r.holders.map((h) => [h.label, times(h.holds), formatBytes(h.retained), h.chain]));
+  }
+  out += '\nLeak roots by retainer path\n';
   r.groups.forEach((g, i) => {
     const classes = g.classes.slice(0, 3).map((x) => `${x.key} x${num(x.count)}`).join(', ');
-    out += `\n#${i + 1}  ${formatBytes(g.retained)} retained by ${num(g.count)} leak root${g.count === 1 ? '' : 's'} (${classes})\n    ${g.chain}\n`;
+    out += `#${i + 1}  ${formatBytes(g.retained)} retained by ${num(g.count)} leak root${g.count === 1 ? '' : 's'} (${classes})\n    ${g.chain}\n`;
   });
-  if (r.groups.length === 0) out += '\nno leaks found\n';
   process.stdout.write(out);
   return 0;
 }
@@ -205,11 +199,15 @@ async function cmdRetainers(p: Parsed): Promise<number> {
 
 async function cmdRedact(p: Parsed): Promise<number> {
   const [input, output] = p.positional;
-  if (!input || !output || p.positional.length > 2) throw new UsageError('usage: tailtrace heap redact IN OUT [--names] [--salt S]');
+  if (!input || !output || p.positional.length > 2) throw new UsageError('usage: tailtrace heap redact IN OUT [--keep-names] [--salt S]');
   const salt = p.flags.get('--salt');
-  const r = await redactSnapshot(input, output, { names: p.flags.has('--names'), salt: typeof salt === 'string' ? salt : '' });
+  if (salt === '') throw new UsageError('--salt needs a non-empty value (leave it out for a random one)');
+  const r = await redactSnapshot(input, output, { keepNames: p.flags.has('--keep-names'), ...(typeof salt === 'string' ? { salt } : {}) });
   if (p.flags.has('--json')) process.stdout.write(`${JSON.stringify({ input, output, ...r })}\n`);
-  else process.stdout.write(`${output}: ${num(r.valuesReplaced)} string values replaced${p.flags.has('--names') ? `, ${num(r.namesHashed)} names hashed` : ''} (${num(r.strings)} strings)\n`);
+  else {
+    const names = p.flags.has('--keep-names') ? 'names kept' : `${num(r.namesHashed)} names hashed (${r.salt === 'random' ? 'random key, not kept: hashes match no other run' : 'with the given --salt'})`;
+    process.stdout.write(`${output}: ${num(r.valuesReplaced)} string values replaced, ${names} (${num(r.strings)} strings)\n`);
+  }
   return 0;
 }
 

@@ -1,5 +1,6 @@
 export { main } from './main.ts';
-export { heapMain, table } from './heap.ts';
+export { heapMain } from './heap.ts';
+export { table } from './table.ts';
 
 // ---- tailtrace diagnose (evidence bundles) ----
 export { diagnoseMain, DIAGNOSE_USAGE } from './diagnose/cli.ts';
@@ -10,10 +11,10 @@ export { analyzeSnapshot, loadEvidence, diagnosePaths } from './diagnose/load.ts
 export type { LoadOptions } from './diagnose/load.ts';
 export { diagnose, resolveOptions, DEFAULT_OPTIONS } from './diagnose/diagnose.ts';
 export type { EvidenceSide } from './diagnose/diagnose.ts';
-export { renderDiagnoseText } from './diagnose/text.ts';
+export { relativePaths, renderDiagnoseText } from './diagnose/text.ts';
 export { renderDiagnoseHtml } from './diagnose/html.ts';
 export type {
-  BundleInfo, Change, ClassGrowth, DiagnoseOptions, DiagnoseReport, HeapComparison, HeapSideStats, HeapTrend, LatencySide,
+  BundleInfo, Change, ClassGrowth, DiagnoseOptions, HolderGrowth, DiagnoseReport, HeapComparison, HeapSideStats, HeapTrend, LatencySide,
   OperationComparison, OperationStatus, ProfileDiff, Quantiles, ResolvedOptions, RuntimeComparison, RuntimeSide, SideInfo,
   SiteGrowth, SlowTraceRef, SnapshotDiff, Suspect, SuspectKind,
 } from './diagnose/types.ts';

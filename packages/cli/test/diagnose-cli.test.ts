@@ -63,7 +63,8 @@ describe('tailtrace diagnose (CLI)', () => {
     const verdictAt = r.stdout.indexOf('Verdict\n');
     assert.ok(verdictAt > 0 && verdictAt < r.stdout.indexOf('Latency per operation'));
     assert.match(r.stdout, /Verdict\n {2}GET \/orders\/:id regressed: P99 /);
-    assert.match(r.stdout, /led by allocation site LeakedSession \/app\/session\.js:3/);
+    // paths relative to the service's root in text (whole in --json, below)
+    assert.match(r.stdout, /led by allocation site LeakedSession session\.js:3 /);
     assert.match(r.stdout, /Slow traces/);
   });
 
@@ -83,6 +84,8 @@ describe('tailtrace diagnose (CLI)', () => {
     assert.equal(o.curve!.baseline.length, 81);
     assert.deepEqual(o.curve!.baseline[40]![0], 99, 'x = 2 is P99');
     assert.equal(j.baseline.bundles[0]!.dir, goodBase);
+    assert.equal(j.heap.profile!.sites[0]!.site, 'LeakedSession /app/session.js:3', 'whole paths in --json');
+    assert.equal(j.heap.profile!.serviceRoot, '/app');
     assert.ok(j.runtime.changes.some((c) => c.metric === 'GC pause time' && c.ratio !== null && Math.abs(c.ratio - 1020 / 300) < 1e-9));
     assert.equal(cli('diagnose', goodBase, goodCur, '--fail-on-regression').code, 1);
     // a second healthy process: nothing regressed, exit 0 even with the gate

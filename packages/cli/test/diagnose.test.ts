@@ -9,6 +9,7 @@ import hdr from 'hdr-histogram-js';
 import {
   DEFAULT_OPTIONS, EvidenceError, analyzeSnapshot, diagnose, diagnosePaths, loadEvidence, readBundle, readEvidence, renderDiagnoseText, resolveOptions,
 } from '../src/index.ts';
+import type { PprofProfile } from '@tailtrace/formats';
 import type { DiagnoseReport, EvidenceBundle } from '../src/index.ts';
 import {
   ORDERS_GET, encodeSamples, healthyOps, heapProfile, leakSnapshot, leakingOps, memoryBundle, samplesOf, writeBundle,
@@ -125,7 +126,9 @@ describe('diagnose with snapshots on both sides', () => {
     assert.equal(lines[5], 'Verdict');
     assert.equal(lines[6], `  ${report.verdict[0]}`);
     assert.match(text, /GET \/orders\/:id\s+http_server\s+REGRESSED\s+1,500\s+1,200/);
-    assert.match(text, /Classes by growth of retained size/);
+    assert.match(text, /What multiplied: classes by growth of retained size/);
+    assert.match(text, /LeakedSession @\d+:\d+ .* Map \(8,000\)\n/, 'held by the Map');
+    assert.match(text, /\nMap +0 +\+[\d.]+ MiB +[\d.]+ MiB +LeakedSession @\d+:\d+/, 'the Map holds LeakedSession');
     assert.match(text, /LeakedSession @\d+:\d+\s+\+7,960/);
     assert.match(text, /Holders \(grew because they hold what multiplied\)\n[^]*\nMap\s+0\s+\+\d/);
     assert.match(text, /GC pause time\s+300 ms\/min\s+1\.02 s\/min\s+\+240%/);
@@ -161,6 +164,60 @@ describe('diagnose without snapshots', () => {
     assert.equal(r.suspects[0]!.kind, 'allocation_site');
     assert.ok(r.suspects[0]!.evidence.some((e) => e.includes(join(cur, 'heap.pb.gz'))));
     assert.match(r.verdict[0]!, /^GET \/orders\/:id regressed/);
+  });
+
+  test("suspects a reader can act on: the service's allocation site before tailtrace's, OpenTelemetry's and Node's, each labelled", async () => {
+    // the demo's case: the service's leak grew less than what instrumentation keeps
+    const fn = (id: number, name: string, filename: string) => ({ id, name, systemName: name, filename, startLine: 1 });
+    const loc = (id: number, functionId: number, line: number) => ({ id, mappingId: 0, address: 0, lines: [{ functionId, line }] });
+    const profile = (scale: number): PprofProfile => ({
+      sampleTypes: [{ type: 'inuse_objects', unit: 'count' }, { type: 'inuse_space', unit: 'bytes' }],
+      samples: [
+        { locationIds: [1, 9], values: [100, 4 * MiB * scale] }, // the service: OrderSession in routes/orders.js
+        { locationIds: [2, 9], values: [100, 9 * MiB * scale] }, // tailtrace: parseTraceParent
+        { locationIds: [3, 9], values: [100, 8 * MiB * scale] }, // OpenTelemetry: Span
+        { locationIds: [4, 5, 9], values: [100, 7 * MiB * scale] }, // the demo's span ring, called back by OpenTelemetry
+        { locationIds: [6, 9], values: [100, 6 * MiB * scale] }, // Node: a builtin module
+        { locationIds: [7, 9], values: [100, 5 * MiB * scale] }, // a dependency
+      ],
+      mappings: [],
+      locations: [loc(1, 1, 40), loc(2, 2, 12), loc(3, 3, 88), loc(4, 4, 30), loc(5, 5, 200), loc(6, 6, 7), loc(7, 7, 300), loc(9, 9, 0)],
+      functions: [
+        fn(1, 'OrderSession', 'file:///srv/shop/routes/orders.js'),
+        fn(2, 'parseTraceParent', 'file:///srv/shop/node_modules/@tailtrace/tracing/dist/traceparent.js'),
+        fn(3, 'Span', 'file:///srv/shop/node_modules/@opentelemetry/sdk-trace/build/src/Span.js'),
+        fn(4, 'view', 'file:///srv/shop/lib/span-ring.js'),
+        fn(5, 'onEnd', 'file:///srv/shop/node_modules/@opentelemetry/sdk-trace/build/src/MultiSpanProcessor.js'),
+        fn(6, 'Readable', 'node:internal/streams/readable'),
+        fn(7, 'makeUnaryRequest', 'file:///srv/shop/node_modules/@grpc/grpc-js/build/src/client.js'),
+        fn(9, '(root)', ''),
+      ],
+      timeNanos: 0, durationNanos: 0, periodType: { type: 'space', unit: 'bytes' }, period: 524288, comments: [], defaultSampleType: 1,
+    });
+    const base = writeBundle(dir, 'origin-base', baselineSpec({ profile: profile(0.1) }));
+    const cur = writeBundle(dir, 'origin-cur', currentSpec({ profile: profile(1) }));
+    const r = await diagnosePaths(base, cur);
+    assert.equal(r.heap.profile!.serviceRoot, '/srv/shop');
+    const sites = r.suspects.filter((x) => x.kind === 'allocation_site');
+    assert.equal(sites[0]!.origin, 'service');
+    assert.match(sites[0]!.title, /^allocation site OrderSession \/srv\/shop\/routes\/orders\.js:40 grew/, 'the service first, though it grew least (whole path in the report)');
+    assert.equal(sites[1]!.origin, 'dependency');
+    assert.match(sites[1]!.title, /makeUnaryRequest .* \[dependency @grpc\/grpc-js\]/);
+    assert.ok(sites.slice(2).every((x) => x.origin === 'instrumentation'), 'then instrumentation');
+    const firstRuntime = r.suspects.findIndex((x) => x.kind !== 'heap_class' && x.kind !== 'allocation_site');
+    assert.ok(firstRuntime > r.suspects.indexOf(sites[1]!) && firstRuntime < r.suspects.indexOf(sites[2]!), 'runtime symptoms between the code and instrumentation');
+    const bySite = new Map(r.heap.profile!.sites.map((x) => [x.functionName, x]));
+    assert.deepEqual([...bySite.values()].map((x) => [x.functionName, x.origin, x.calledBy]).sort(), [
+      ['OrderSession', 'service', null], ['Readable', 'node', null], ['Span', 'opentelemetry', null], ['makeUnaryRequest', 'dependency', null], ['parseTraceParent', 'tailtrace', null], ['view', 'service', 'opentelemetry'],
+    ].sort());
+    assert.match(r.verdict[1]!, /led by allocation site OrderSession \/srv\/shop\/routes\/orders\.js:40 \(/);
+    const text = renderDiagnoseText(r);
+    assert.match(text, /led by allocation site OrderSession routes\/orders\.js:40 \(/, 'relative to the service root in text');
+    assert.match(text, /parseTraceParent node_modules\/@tailtrace\/tracing\/dist\/traceparent\.js:12 \[tailtrace\]/);
+    assert.match(text, /Span node_modules\/@opentelemetry\/sdk-trace\/build\/src\/Span\.js:88 \[OpenTelemetry\]/);
+    assert.match(text, /view lib\/span-ring\.js:30 \[called by OpenTelemetry\]/);
+    assert.match(text, /Readable node:internal\/streams\/readable:7 \[Node\.js runtime\]/);
+    assert.doesNotMatch(text, /\/srv\/shop\//);
   });
 
   test('no heap profile anywhere: heap figures from heap.json, notes say what is missing', async () => {

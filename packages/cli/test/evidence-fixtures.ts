@@ -6,10 +6,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import hdr from 'hdr-histogram-js';
-import { EVIDENCE_FORMAT, EVIDENCE_VERSION, encodePprof } from '@tailtrace/profiler';
+import { EVIDENCE_FORMAT, EVIDENCE_VERSION, encodePprof } from '@tailtrace/formats';
 import type {
   EncodedWindow, EvidenceManifest, EvidenceTriggerKind, HeapFile, HistogramsFile, OperationRef, PprofProfile, RuntimeFile, RuntimeWindowStats, TracesFile,
-} from '@tailtrace/profiler';
+} from '@tailtrace/formats';
 import { gzipSync } from 'node:zlib';
 import type { EvidenceBundle } from '../src/index.ts';
 

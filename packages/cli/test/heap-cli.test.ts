@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { leakSnapshots, sessionsSnapshot, tmp as fixtureTmp } from '../../profiler/test/fixtures.ts';
+import { closureLeakSnapshot, closureLeakSnapshots, leakSnapshots, sessionsSnapshot, tmp as fixtureTmp } from '../../heap/test/fixtures.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const bin = join(root, 'packages', 'cli', 'bin', 'tailtrace.js');
@@ -52,6 +52,20 @@ describe('tailtrace heap', () => {
     assert.match(t.stdout, /ΔCount\s+ΔSelf\s+ΔRetained/);
   });
 
+  test('diff and leaks of a leak through a closure lead with what multiplied, holders apart', () => {
+    const d = cli('heap', 'diff', closureLeakSnapshot('cli-closure-a', 100), closureLeakSnapshot('cli-closure-b', 2000));
+    assert.equal(d.code, 0, d.stderr);
+    const lines = d.stdout.split('\n');
+    const head = lines.findIndex((l) => l.startsWith('What multiplied'));
+    assert.match(lines[head + 3]!, /^OrderSession @\d+:\d+ +\+1,900 .* Array \(2,000\)$/, 'the first row is the class that multiplied, held by the Array');
+    const holders = lines.slice(lines.findIndex((l) => l.startsWith('Holders')));
+    assert.match(holders.join('\n'), /system \/ Context .* Array\n/);
+    const l = cli('heap', 'leaks', ...closureLeakSnapshots());
+    assert.equal(l.code, 0, l.stderr);
+    assert.match(l.stdout, /What multiplied: leak roots by class\nClass +Count +Retained +Held by\n-+.*\nOrderSession @\d+:\d+ +500 /);
+    assert.match(l.stdout, /Array @\d+ +OrderSession @\d+:\d+ ×500 .* \(GC roots\) -> global \.track -> .*->sessions -> Array/);
+  });
+
   test('retainers and leaks', () => {
     const r = cli('heap', 'retainers', a, '--class', 'Session', '--paths', '2');
     assert.equal(r.code, 0, r.stderr);
@@ -61,12 +75,15 @@ describe('tailtrace heap', () => {
     const l = cli('heap', 'leaks', x, y, z);
     assert.equal(l.code, 0, l.stderr);
     assert.match(l.stdout, /#1 .* 40 leak roots \(LeakyThing/);
+    assert.match(l.stdout, /What multiplied: leak roots by class[\s\S]*LeakyThing @\d+:\d+ +40 /);
     assert.match(l.stdout, /global \.leakBox -> Array/);
   });
 
-  test('redact output loads and gives the same class table', () => {
+  test('redact output loads and gives the same class table (--keep-names)', () => {
     const out = join(dir, 'red.heapsnapshot');
-    assert.equal(cli('heap', 'redact', a, out).code, 0);
+    const r = cli('heap', 'redact', a, out, '--keep-names');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /string values replaced, names kept/);
     const before = JSON.parse(cli('heap', 'summary', a, '--json', '--top', '100000').stdout) as { classes: unknown[] };
     const after = JSON.parse(cli('heap', 'summary', out, '--json', '--top', '100000').stdout) as { classes: unknown[] };
     assert.deepEqual(after.classes, before.classes);

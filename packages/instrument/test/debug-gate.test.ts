@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, describe, test } from 'node:test';
 import express from 'express';
-import { decodePprof } from '@tailtrace/profiler';
+import { decodePprof } from '@tailtrace/formats';
 import { instrument } from '@tailtrace/instrument';
 import type { Instrumentation, InstrumentOptions } from '@tailtrace/instrument';
 

@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodePprof } from '@tailtrace/profiler';
+import { decodePprof } from '@tailtrace/formats';
 import type { EvidenceManifest, HistogramsFile } from '@tailtrace/profiler';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';

@@ -2,8 +2,10 @@
 // (structurally identical, see docs/CONTRACTS.md) so neither package imports the other.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
+import type { OperationKind, SnapshotStatus, TriggerKind } from '@tailtrace/formats';
 
-export type OperationKind = 'http_server' | 'http_client' | 'rpc_server' | 'rpc_client';
+// Declared once in @tailtrace/formats (types only: nothing of it loads with metrics).
+export type { OperationKind };
 
 export interface OperationRecord {
   kind: OperationKind;
@@ -103,8 +105,8 @@ export interface SlowRequest {
   atMs: number;
 }
 
-export type EvidenceTrigger = 'p99_regression' | 'heap_growth' | 'heap_limit' | 'signal' | 'endpoint';
-export type SnapshotResult = 'written' | 'refused' | 'failed';
+export type EvidenceTrigger = TriggerKind;
+export type SnapshotResult = Exclude<SnapshotStatus, 'skipped'>;
 
 /** Debug requests that cost the service a full GC or a CPU profile, limited to one at a time. */
 export type DebugEndpoint = 'heap_gc' | 'cpu_profile' | 'evidence';

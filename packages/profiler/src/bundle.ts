@@ -4,7 +4,7 @@
 // failure removes what was written. Directories 0700, files 0600: a heap holds secrets.
 import { chmod, lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { EvidenceManifest, EvidenceTriggerKind, OutcomeFile, SnapshotOutcome } from './evidence-format.ts';
+import type { EvidenceManifest, EvidenceTriggerKind, OutcomeFile, SnapshotOutcome } from '@tailtrace/formats';
 
 export const SNAPSHOT_FILE = 'heap.heapsnapshot';
 const SNAPSHOT_TMP = '.heap.heapsnapshot.tmp';

@@ -1,10 +1,10 @@
 // On-demand CPU profile (V8 CpuProfiler through node:inspector) as gzipped pprof, the shape Go's
 // /debug/pprof/profile serves: sample types samples/count and cpu/nanoseconds.
 import { Session } from 'node:inspector';
-import { gzipPprof } from './pprof.ts';
+import { gzipPprof } from '@tailtrace/formats';
 import { FrameTable } from './v8-frames.ts';
 import type { V8CallFrame } from './v8-frames.ts';
-import type { PprofProfile, PprofSample } from './pprof-types.ts';
+import type { PprofProfile, PprofSample } from '@tailtrace/formats';
 
 export interface CpuProfileOptions {
   /** Sampling interval in microseconds; default 10000 (100 Hz, Go's rate). */

@@ -3,7 +3,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestTarget } from './debug-handler.ts';
-import type { EvidenceManifest } from './evidence-format.ts';
+import type { EvidenceManifest } from '@tailtrace/formats';
 
 export const EVIDENCE_PATH = '/debug/tailtrace/evidence';
 

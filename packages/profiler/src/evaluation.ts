@@ -1,8 +1,8 @@
 // The trigger engine: what one evaluation window's readings mean, as a pure function of the
-// readings and the engine's state. createProfiler gathers the readings (I/O) and writes the
+// readings and the engine's state. The evaluation loop (evaluation-loop.ts) gathers the readings (I/O) and writes the
 // evidence; a recorded run (JSON lines of WindowReadings, see window-recorder.ts) replays through
 // the same engine, so the detectors are tested on real runs, deterministically.
-import type { EncodedWindow, OperationKind, OperationRef } from './evidence-format.ts';
+import type { EncodedWindow, OperationKind, OperationRef } from '@tailtrace/formats';
 import { HeapGrowthDetector, heapLimitRatio, P99Detector } from './triggers.ts';
 import type { Blip, HeapGrowthConfig, HeapReading, P99Config } from './triggers.ts';
 

@@ -9,11 +9,11 @@ import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { enforceQuota, ensureDir, OUTCOME_FILE, writeBundle } from './bundle.ts';
 import type { SnapshotRequest } from './bundle.ts';
 import type { EngineFired } from './evaluation.ts';
-import { EVIDENCE_FORMAT, EVIDENCE_VERSION } from './evidence-format.ts';
+import { EVIDENCE_FORMAT, EVIDENCE_VERSION } from '@tailtrace/formats';
 import type {
   EncodedWindow, EvidenceManifest, EvidenceTriggerKind, HeapFile, HistogramsFile, OperationKind, OperationRef,
   RuntimeFile, RuntimeWindowStats, SlowTrace, SnapshotOutcome, TimeWindow, TracesFile,
-} from './evidence-format.ts';
+} from '@tailtrace/formats';
 import { checkSnapshotResources } from './guard.ts';
 import { stopTrackingObjectMoves } from './object-ids.ts';
 import type { HeapSampler } from './heap-sampler.ts';
@@ -80,8 +80,12 @@ export interface EvidenceWriterOptions {
 
 export interface EvidenceWriter {
   write(t: BundleTrigger, data: WindowData, want: boolean): Promise<CaptureResult>;
-  /** When the last bundle paused the process (a snapshot, a collection first); -Infinity before any. */
-  readonly pausedAtMs: number;
+  /**
+   * Until when the last pause we caused (a snapshot, a collection first) disturbs the service:
+   * its end plus twice its length, the time a service takes to drain the requests that queued up
+   * meanwhile. -Infinity before any.
+   */
+  readonly disturbedUntilMs: number;
   /** The bundle holding an engine trigger (by id), until taken; the last 64 are kept. */
   takeBundleOf(triggerId: string): string | undefined;
 }
@@ -185,7 +189,7 @@ function manifestOf(o: EvidenceWriterOptions, t: BundleTrigger, data: WindowData
 }
 
 export function createEvidenceWriter(o: EvidenceWriterOptions): EvidenceWriter {
-  let pausedAtMs = -Infinity;
+  let disturbedUntilMs = -Infinity;
   const bundleOf = new Map<string, string>();
 
   /** The snapshot decision that needs no I/O; reserves the one-at-a-time slot when it says go on. */
@@ -277,7 +281,10 @@ export function createEvidenceWriter(o: EvidenceWriterOptions): EvidenceWriter {
         snapshot: request, outcome, clock: () => performance.now(),
         manifest: (snapshot, snapshotFile) => manifestOf(o, t, data, profile.bytes !== null, snapshot, snapshotFile),
       });
-      if (written.manifest.snapshot.status === 'written' || (profile.bytes !== null && profile.collected)) pausedAtMs = o.now();
+      if (written.manifest.snapshot.status === 'written' || (profile.bytes !== null && profile.collected)) {
+        const end = o.now();
+        disturbedUntilMs = end + 2 * Math.max(0, end - now);
+      }
       remember(t, written.path);
       if (written.manifest.snapshot.status !== 'skipped') o.onSnapshot(written.manifest.snapshot.status);
       try {
@@ -298,8 +305,8 @@ export function createEvidenceWriter(o: EvidenceWriterOptions): EvidenceWriter {
 
   return {
     write,
-    get pausedAtMs() {
-      return pausedAtMs;
+    get disturbedUntilMs() {
+      return disturbedUntilMs;
     },
     takeBundleOf(id) {
       const path = bundleOf.get(id);

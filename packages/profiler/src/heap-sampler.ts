@@ -37,10 +37,10 @@
 // backends diff against each other by function.
 import { Session } from 'node:inspector';
 import { createRequire } from 'node:module';
-import { gzipPprof } from './pprof.ts';
+import { gzipPprof } from '@tailtrace/formats';
 import { FrameTable } from './v8-frames.ts';
 import type { V8CallFrame } from './v8-frames.ts';
-import type { PprofProfile, PprofSample } from './pprof-types.ts';
+import type { PprofProfile, PprofSample } from '@tailtrace/formats';
 
 export const DEFAULT_HEAP_INTERVAL = 512 * 1024;
 const V8_MAX_STACK_DEPTH = 128;

@@ -1,33 +1,32 @@
-// createProfiler: the runtime side of heap evidence. Every windowMs it reads each operation's
-// latency window and the runtime stats, runs the triggers, and on a trigger writes an evidence
-// bundle (cheap evidence always; a full snapshot only when the policy asks and the guard allows).
+// createProfiler: the runtime side of heap evidence, wired from pieces with one job each. The
+// evaluation loop (evaluation-loop.ts) reads every operation's latency window and the runtime
+// stats each windowMs and runs the triggers; the evidence writer (evidence-writer.ts) writes a
+// bundle (cheap evidence always; a full snapshot only when the policy asks and the guard allows);
+// capture.ts writes one on demand (capture(), a signal, the endpoint); evidence-route.ts serves
+// the endpoint next to /debug/pprof/*. This file resolves the options and wires the pieces.
 // Everything runs off the request path, on unref'd timers, and nothing here throws into the
 // service: failures are counted and the first one is logged to stderr.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getHeapStatistics } from 'node:v8';
-import { appendOutcome } from './bundle.ts';
-import { evidenceResponse, handleEvidenceRequest } from './endpoint.ts';
-import type { EvidenceRequestResult } from './endpoint.ts';
-import type {
-  EncodedWindow, EvidenceTriggerKind, OperationKind, OperationRef, RuntimeWindowStats, SlowTrace, TimeWindow,
-} from './evidence-format.ts';
-import { claimOf, createEvidenceWriter } from './evidence-writer.ts';
-import type { BundleTrigger, CaptureResult, OpEvidence, SnapshotPolicy, WindowData } from './evidence-writer.ts';
-import { RuntimeMonitor } from './runtime-monitor.ts';
-import { systemProbe } from './system-probe.ts';
-import type { SystemProbe } from './system-probe.ts';
-import { TriggerEngine } from './evaluation.ts';
-import type { EngineBlip, EngineConfig, EngineFired, OpReading, WindowReadings } from './evaluation.ts';
-import type { HeapGrowthConfig, P99Config } from './triggers.ts';
-import { SnapshotBudget } from './snapshot-budget.ts';
-import { createWindowRecorder } from './window-recorder.ts';
-import type { WindowRecorder } from './window-recorder.ts';
+import type { EvidenceTriggerKind, OperationKind, OperationRef, SlowTrace } from '@tailtrace/formats';
+import { createCapture, captureOnSignal } from './capture.ts';
 import { createDebugHandler } from './debug-handler.ts';
-import type { RequestTarget } from './debug-handler.ts';
+import type { DebugHandler, RequestTarget } from './debug-handler.ts';
+import { TriggerEngine } from './evaluation.ts';
+import type { EngineConfig } from './evaluation.ts';
+import { EvaluationLoop } from './evaluation-loop.ts';
+import { evidenceRoute, profilerHandler } from './evidence-route.ts';
+import { createEvidenceWriter } from './evidence-writer.ts';
+import type { CaptureResult, SnapshotPolicy } from './evidence-writer.ts';
 import { startHeapSampling } from './heap-sampler.ts';
 import type { HeapSampler, HeapSamplerOptions } from './heap-sampler.ts';
+import { RuntimeMonitor } from './runtime-monitor.ts';
+import { SnapshotBudget } from './snapshot-budget.ts';
+import { systemProbe } from './system-probe.ts';
+import type { SystemProbe } from './system-probe.ts';
+import { createWindowRecorder } from './window-recorder.ts';
+import type { WindowRecorder } from './window-recorder.ts';
 
 /** The latency windows per operation; instrument() passes metrics.hdr. */
 export interface LatencySource {
@@ -181,7 +180,6 @@ interface Resolved extends EngineConfig {
 }
 
 const MIN = 60_000;
-const YIELD_EVERY = 16;
 const pos = (v: number | undefined, dflt: number, min = 0): number => (v !== undefined && Number.isFinite(v) && v >= min ? v : dflt);
 
 export function resolveEvidenceOptions(serviceName: string, o: EvidenceOptions): Resolved {
@@ -232,41 +230,11 @@ export function resolveEvidenceOptions(serviceName: string, o: EvidenceOptions):
 }
 
 export function createProfiler(options: ProfilerOptions): Profiler {
-  let errors = 0;
-  const fail = (where: string, err: unknown): void => {
-    errors++;
-    if (errors === 1) process.stderr.write(`tailtrace profiler: ${where}: ${(err as Error)?.message ?? String(err)} (further errors are not logged)\n`);
-  };
-  const safeCall = <A>(fn: ((a: A) => void) | undefined, a: A) => {
-    try {
-      fn?.(a);
-    } catch (err) {
-      fail('callback', err);
-    }
-  };
-
-  let sampler: HeapSampler | undefined;
-  try {
-    if (options.heapSampling !== false) sampler = startHeapSampling(options.heapSampling ?? {});
-  } catch (err) {
-    // e.g. another HeapSampler already runs in this process (V8 has one): go on without.
-    fail('heap sampling', err);
-  }
+  const { fail, safeCall } = failureLog();
+  const sampler = startSampler(options.heapSampling, fail);
   const debugHandler = createDebugHandler({ sampler });
-  const evidence = options.evidence === false ? undefined : resolveEvidenceOptions(options.serviceName, options.evidence ?? {});
-
-  if (evidence === undefined) {
-    return {
-      sampler,
-      handler: () => debugHandler,
-      capture: async () => ({ status: 'disabled', reason: 'evidence is off' }),
-      evaluate: async () => {},
-      stop: async () => {
-        await sampler?.stop();
-      },
-    };
-  }
-  const cfg = evidence;
+  if (options.evidence === false) return withoutEvidence(sampler, debugHandler);
+  const cfg = resolveEvidenceOptions(options.serviceName, options.evidence ?? {});
   const latency = options.latency;
   const monitor = new RuntimeMonitor(cfg.now);
   const engine = new TriggerEngine(cfg);
@@ -284,193 +252,84 @@ export function createProfiler(options: ProfilerOptions): Profiler {
     fail,
     onSnapshot: (r) => safeCall(options.onSnapshot, r),
   });
-  const runtimeBaseline: RuntimeWindowStats[] = [];
-  let lastEvalMs = cfg.now();
-  let nextBaselineMs: number | null = null;
-  let evaluating: Promise<void> | null = null;
-  let recorder: WindowRecorder | undefined;
-  if (cfg.recordTo) {
-    const { dir: _d, probe: _p, now: _n, token: _t, ...engineCfg } = cfg;
-    recorder = createWindowRecorder(cfg.recordTo, { service: options.serviceName, config: engineCfg }, (err) => fail('recording', err));
-  }
+  const recorder = openRecorder(cfg, options.serviceName, fail);
   const inflight = new Set<Promise<unknown>>();
   const track = <T>(p: Promise<T>): Promise<T> => {
     inflight.add(p);
     void p.finally(() => inflight.delete(p)).catch(() => {});
     return p;
   };
-
-  const policyWants = (kind: EvidenceTriggerKind): boolean =>
-    cfg.snapshots === 'triggers' || (cfg.snapshots === 'manual' && (kind === 'signal' || kind === 'endpoint'));
-  const rateLimitedForMs = (now: number): number => budget.waitMs(claimOf({ kind: 'endpoint' }), now);
-
-  /** The current windows read live, for a capture between evaluations. */
-  const liveData = (now: number): WindowData => {
-    const window = { startMs: now - cfg.windowMs, endMs: now };
-    const ops: OpEvidence[] = [];
-    for (const ref of latency?.operations() ?? []) {
-      const r = latency!.read(ref.kind, ref.operation);
-      if (r === undefined || r.count === 0) continue;
-      const encoded = latency!.encode(ref.kind, ref.operation);
-      ops.push({ ref: { kind: ref.kind, operation: ref.operation }, window: { ...window, encoded, count: r.count }, baseline: engine.baseline(ref.kind, ref.operation) });
-    }
-    return { window, ops, runtime: monitor.peek(), runtimeBaseline: [...runtimeBaseline] };
-  };
-
-  /** A trigger proved to be a blip: say so in its bundle, and give back the snapshot it took. */
-  const recordBlip = async (blip: EngineBlip, kind: TriggerKind): Promise<void> => {
-    safeCall(options.onBlip, kind);
-    budget.refund(blip.id);
-    const path = writer.takeBundleOf(blip.id);
-    if (path === undefined) return;
-    try {
-      await appendOutcome(path, { kind, outcome: 'blip', reason: blip.reason, decidedAt: new Date(cfg.now()).toISOString() });
-    } catch (err) {
-      fail('evidence outcome', err);
-    }
-  };
-
-  const capture = (kind: EvidenceTriggerKind, opts: { reason?: string; snapshot?: boolean } = {}): Promise<CaptureResult> => {
-    if (kind !== 'baseline') safeCall(options.onTrigger, kind);
-    const reason = opts.reason ?? (kind === 'signal' ? `signal ${cfg.signal || ''}`.trim() : kind === 'endpoint' ? 'POST /debug/tailtrace/evidence' : `manual capture (${kind})`);
-    let data: WindowData;
-    try {
-      data = liveData(cfg.now());
-    } catch (err) {
-      fail('evidence data', err);
-      return Promise.resolve({ status: 'failed', reason: (err as Error).message });
-    }
-    return track(writer.write({ kind, reason }, data, opts.snapshot ?? policyWants(kind)));
-  };
-
-  /** Reads every operation's window (yielding now and then: 256 operations are many short tasks). */
-  const readOps = async (window: TimeWindow): Promise<OpReading[]> => {
-    const ops: OpReading[] = [];
-    let n = 0;
-    for (const ref of latency?.operations() ?? []) {
-      // ~0.3 ms per operation, mostly metrics' HDR encode.
-      if (++n % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
-      const r = latency!.read(ref.kind, ref.operation);
-      if (r === undefined) continue;
-      const encoded: EncodedWindow = { ...window, encoded: r.count > 0 ? latency!.encode(ref.kind, ref.operation) : '', count: r.count };
-      ops.push({ kind: ref.kind, operation: ref.operation, count: r.count, p99: r.percentiles.p99, encoded });
-    }
-    return ops;
-  };
-
-  /** One bundle per evaluation (it holds every operation anyway), named by the worst trigger. */
-  const bundleTrigger = (fired: EngineFired[]): BundleTrigger => {
-    // Near the heap limit the heap_limit trigger names it, so no snapshot is attempted.
-    const rank = (f: EngineFired) => (f.kind === 'heap_limit' ? 2 : f.kind === 'heap_growth' ? 1 : 0);
-    const sorted = [...fired].sort((a, b) => rank(b) - rank(a) || b.severity - a.severity);
-    const primary = sorted[0]!;
-    const others = sorted.length - 1;
-    const reason = others > 0 ? `${primary.reason} (+${others} more trigger${others > 1 ? 's' : ''} this window)` : primary.reason;
-    const t: BundleTrigger = { kind: primary.kind, reason, fired: sorted };
-    if (primary.operation) t.operation = primary.operation;
-    if (primary.observed !== undefined) t.observed = primary.observed;
-    if (primary.threshold !== undefined) t.threshold = primary.threshold;
-    return t;
-  };
-
-  const evaluateOnce = async (): Promise<void> => {
-    const now = cfg.now();
-    const window: TimeWindow = { startMs: lastEvalMs, endMs: now };
-    // Our own pause (a snapshot, a collection for a profile) makes the window not judged: its P99
-    // would show our pause, not the service; nor is it any baseline.
-    const selfPause = writer.pausedAtMs >= window.startMs;
-    const cut = monitor.cut();
-    const ops = await readOps(window);
-    const heapStats = getHeapStatistics();
-    const readings: WindowReadings = {
-      ...window, selfPause, ops, majors: cut.majors, heapUsedBytes: heapStats.used_heap_size, heapLimitBytes: heapStats.heap_size_limit,
-    };
-    const baselines = new Map(ops.map((o) => [o, engine.baseline(o.kind, o.operation)]));
-    const verdict = engine.observe(readings);
-    recorder?.write(readings, cut.stats, verdict.fired.map((f) => f.id));
-    lastEvalMs = now;
-    for (const b of verdict.blips) await recordBlip(b, b.id.startsWith('heap_growth') ? 'heap_growth' : 'p99_regression');
-    for (const f of verdict.fired) safeCall(options.onTrigger, f.kind);
-    // Each operation with the baseline it was judged against (before this window joined it).
-    const evidenceOps: OpEvidence[] = ops.filter((o) => o.count > 0).map((o) => ({
-      ref: { kind: o.kind, operation: o.operation }, window: o.encoded!, baseline: baselines.get(o) ?? [],
-    }));
-    const data: WindowData = { window, ops: evidenceOps, runtime: cut.stats, runtimeBaseline: [...runtimeBaseline] };
-    if (verdict.fired.length > 0) {
-      const t = bundleTrigger(verdict.fired);
-      await writer.write(t, data, policyWants(t.kind));
-      return;
-    }
-    if (!verdict.quiet) return;
-    runtimeBaseline.push(cut.stats);
-    while (runtimeBaseline.length > cfg.baselineWindows) runtimeBaseline.shift();
-    if (cfg.baselineEveryMs !== false && data.runtimeBaseline.length >= cfg.baselineWindows && (nextBaselineMs === null || now >= nextBaselineMs)) {
-      nextBaselineMs = now + cfg.baselineEveryMs;
-      await writer.write({ kind: 'baseline', reason: `scheduled baseline (every ${(cfg.baselineEveryMs / 60_000).toFixed(0)} min)` }, data, policyWants('baseline'));
-    }
-  };
-
-  const evaluate = (): Promise<void> => {
-    // An evaluation already running (a snapshot takes seconds) is joined, not overlapped.
-    if (evaluating) return evaluating;
-    evaluating = track(evaluateOnce().catch((err: unknown) => fail('evaluate', err)).finally(() => {
-      evaluating = null;
-    }));
-    return evaluating;
-  };
-
-  const timer = setInterval(() => void evaluate(), cfg.windowMs);
-  timer.unref();
-
-  const onSignal = (): void => {
-    void capture('signal', { snapshot: true });
-  };
-  let signalOn = false;
-  if (cfg.signal) {
-    try {
-      process.on(cfg.signal, onSignal);
-      signalOn = true;
-    } catch (err) {
-      fail(`signal ${cfg.signal}`, err);
-    }
-  }
-
-  const route = {
-    token: cfg.token,
-    capture: async (snapshot: boolean): Promise<EvidenceRequestResult> => {
-      if (snapshot && cfg.snapshots !== 'never') {
-        if (budget.busy) return { status: 429, reason: 'a snapshot is being written', retryAfterS: 60 };
-        const wait = rateLimitedForMs(cfg.now());
-        if (wait > 0) return { status: 429, reason: 'snapshot rate limit', retryAfterS: Math.ceil(wait / 1000) };
-      }
-      const r = await capture('endpoint', { snapshot });
-      return r.status === 'written' && r.manifest ? { status: 200, body: evidenceResponse(r.manifest) } : { status: 500, reason: r.reason ?? r.status };
-    },
-  };
-  const handler = (req: IncomingMessage, res: ServerResponse, target?: RequestTarget): boolean => {
-    try {
-      return handleEvidenceRequest(route, req, res, target) || debugHandler(req, res, target);
-    } catch (err) {
-      fail('handler', err);
-      return false;
-    }
-  };
+  const onTrigger = (kind: TriggerKind) => safeCall(options.onTrigger, kind);
+  const loop = new EvaluationLoop(cfg, {
+    latency, monitor, engine, writer, budget, recorder, track, fail, onTrigger, onBlip: (kind) => safeCall(options.onBlip, kind),
+  });
+  loop.start();
+  const capture = createCapture(cfg, { latency, engine, monitor, runtimeBaseline: () => loop.runtimeBaselineNow(), writer, track, fail, onTrigger });
+  const offSignal = captureOnSignal(cfg.signal, capture, fail);
+  const handler = profilerHandler(evidenceRoute(cfg, budget, capture), debugHandler, fail);
 
   let stopped = false;
   return {
     sampler,
     handler: () => handler,
     capture,
-    evaluate,
+    evaluate: () => loop.evaluate(),
     stop: async () => {
       if (stopped) return;
       stopped = true;
-      clearInterval(timer);
-      if (cfg.signal && signalOn) process.off(cfg.signal, onSignal);
+      loop.stop();
+      offSignal();
       await Promise.allSettled([...inflight]);
       monitor.stop();
       await recorder?.close();
       await sampler?.stop();
     },
   };
+}
+
+/** Failures are counted and only the first is logged: one that repeats every window must not flood the service's stderr. */
+function failureLog(): { fail: (where: string, err: unknown) => void; safeCall: <A>(fn: ((a: A) => void) | undefined, a: A) => void } {
+  let errors = 0;
+  const fail = (where: string, err: unknown): void => {
+    errors++;
+    if (errors === 1) process.stderr.write(`tailtrace profiler: ${where}: ${(err as Error)?.message ?? String(err)} (further errors are not logged)\n`);
+  };
+  const safeCall = <A>(fn: ((a: A) => void) | undefined, a: A) => {
+    try {
+      fn?.(a);
+    } catch (err) {
+      fail('callback', err);
+    }
+  };
+  return { fail, safeCall };
+}
+
+function startSampler(opts: ProfilerOptions['heapSampling'], fail: (where: string, err: unknown) => void): HeapSampler | undefined {
+  try {
+    if (opts !== false) return startHeapSampling(opts ?? {});
+  } catch (err) {
+    // e.g. another HeapSampler already runs in this process (V8 has one): go on without.
+    fail('heap sampling', err);
+  }
+  return undefined;
+}
+
+/** evidence: false: the sampler and /debug/pprof/* only. */
+function withoutEvidence(sampler: HeapSampler | undefined, debugHandler: DebugHandler): Profiler {
+  return {
+    sampler,
+    handler: () => debugHandler,
+    capture: async () => ({ status: 'disabled', reason: 'evidence is off' }),
+    evaluate: async () => {},
+    stop: async () => {
+      await sampler?.stop();
+    },
+  };
+}
+
+/** The recording of what the triggers saw (recordTo), headed by the engine's configuration. */
+function openRecorder(cfg: Resolved, serviceName: string, fail: (where: string, err: unknown) => void): WindowRecorder | undefined {
+  if (!cfg.recordTo) return undefined;
+  const { dir: _d, probe: _p, now: _n, token: _t, ...engineCfg } = cfg;
+  return createWindowRecorder(cfg.recordTo, { service: serviceName, config: engineCfg }, (err) => fail('recording', err));
 }

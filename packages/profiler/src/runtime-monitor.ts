@@ -3,7 +3,7 @@
 import { constants, monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import type { ELDHistogram, EventLoopUtilization, PerformanceEntry } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
-import type { GcStats, RuntimeWindowStats } from './evidence-format.ts';
+import type { GcStats, RuntimeWindowStats } from '@tailtrace/formats';
 
 type GcKind = keyof GcStats['byKind'];
 

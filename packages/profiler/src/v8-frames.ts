@@ -2,7 +2,7 @@
 // positions) into pprof functions and locations, shared by the heap and CPU converters.
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { PprofFunction, PprofLocation } from './pprof-types.ts';
+import type { PprofFunction, PprofLocation } from '@tailtrace/formats';
 
 /** Runtime.CallFrame as the inspector reports it (and `node --cpu-prof/--heap-prof` write it). */
 export interface V8CallFrame {

@@ -4,7 +4,7 @@
 // (evidence.recordTo or TAILTRACE_EVIDENCE_RECORD); bounded in size; never throws into the service.
 import { createWriteStream } from 'node:fs';
 import type { WriteStream } from 'node:fs';
-import type { RuntimeWindowStats } from './evidence-format.ts';
+import type { RuntimeWindowStats } from '@tailtrace/formats';
 import type { EngineConfig, WindowReadings } from './evaluation.ts';
 
 export const RECORDING_FORMAT = 'tailtrace-trigger-recording';

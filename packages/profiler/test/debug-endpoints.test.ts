@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { createDebugHandler, createProfiler, decodePprof, startHeapSampling } from '@tailtrace/profiler';
+import { decodePprof } from '@tailtrace/formats';
+import { createDebugHandler, createProfiler, startHeapSampling } from '@tailtrace/profiler';
 import type { DebugAdmission, DebugWork, HeapSampler, RequestTarget } from '@tailtrace/profiler';
 
 async function serve(t: { after(fn: () => Promise<void>): void }, handle: (req: IncomingMessage, res: ServerResponse) => boolean): Promise<string> {

@@ -14,7 +14,9 @@ import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { gunzipSync } from 'node:zlib';
-import { EVIDENCE_FORMAT, EVIDENCE_VERSION, TriggerEngine, createProfiler, decodePprof, parseRecording, readHeapSnapshot } from '@tailtrace/profiler';
+import { EVIDENCE_FORMAT, EVIDENCE_VERSION, decodePprof } from '@tailtrace/formats';
+import { readHeapSnapshot } from '@tailtrace/heap';
+import { TriggerEngine, createProfiler, parseRecording } from '@tailtrace/profiler';
 import type {
   EvidenceManifest, EvidenceOptions, HeapFile, HistogramsFile, OperationRef, Profiler, ProfilerOptions, RuntimeFile, TracesFile,
 } from '@tailtrace/profiler';
@@ -214,6 +216,25 @@ describe('triggers through createProfiler', () => {
     // The same latency one window later is the service's own: judged, and it triggers.
     await steady(h, src, c, 1, 7, 0.05);
     assert.deepEqual(h.triggers, ['p99_regression']);
+  });
+
+  test('a long pause of ours also keeps the windows after it out while its backlog drains (twice its length)', async (t) => {
+    const c = clock();
+    const src = new HdrLatencySource();
+    const recordTo = `${newDir()}-rec.jsonl`;
+    // The snapshot takes 0.6 window of wall time (the injected clock moves while it is written).
+    const writeHeapSnapshot = (path: string) => {
+      writeFileSync(path, '{"snapshot":{}}');
+      c.tick(0.6 * WINDOW);
+    };
+    const h = harness(t, { now: c.now, snapshots: 'triggers', minSnapshotIntervalMs: 1, baselineEveryMs: 100 * WINDOW, recordTo, system: { writeHeapSnapshot } }, { latency: src });
+    await steady(h, src, c, 7, 71);
+    assert.equal(bundles(h.dir).length, 1);
+    await steady(h, src, c, 3, 72);
+    await h.profiler.stop();
+    const { windows } = parseRecording(readFileSync(recordTo, 'utf8'));
+    // the 7th evaluation wrote the baseline (a 0.6-window pause): the 8th and 9th windows are out
+    assert.deepEqual(windows.map((w) => w.selfPause), [false, false, false, false, false, false, false, true, true, false]);
   });
 
   test('no scheduled baseline bundle while an operation is still regressed (an incident that already triggered)', async (t) => {
@@ -433,8 +454,11 @@ describe('after a snapshot', () => {
     assert.equal(cleared.snapshot, 'written');
     const kept = await run(true);
     t.diagnostic(`GC ms for the same work, before -> after a snapshot: ids cleared ${cleared.before.toFixed(0)} -> ${cleared.after.toFixed(0)}; ids kept ${kept.before.toFixed(0)} -> ${kept.after.toFixed(0)}`);
-    // Kept, V8 tracks every object move from then on: ~10-20x here. Cleared, the GC is as before.
-    assert.ok(cleared.after < 3 * Math.max(cleared.before, 5), `${cleared.before} -> ${cleared.after} ms`);
+    // Kept, V8 tracks every object move from then on: ~10-20x here. Cleared, the GC is as before
+    // (~1.3x on a quiet machine). Compared as growth factors of the two runs, not against a fixed
+    // bound: a loaded machine slows both runs' GC alike (cleared went 17 -> 75 ms under load).
+    const growth = (r: { before: number; after: number }) => r.after / Math.max(r.before, 5);
+    assert.ok(3 * growth(cleared) < growth(kept), `cleared ${growth(cleared).toFixed(1)}x, kept ${growth(kept).toFixed(1)}x`);
   });
 });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -10,8 +10,9 @@ import { createInterface } from 'node:readline';
 import { GCProfiler } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { decodePprof } from '@tailtrace/formats';
 import {
-  ProfileBusyError, allocationProfileToPprof, cpuProfile, cpuProfileToPprof, createDebugHandler, decodePprof,
+  ProfileBusyError, allocationProfileToPprof, cpuProfile, cpuProfileToPprof, createDebugHandler,
   estimateSampleObjects, heapProfileToPprof, startHeapSampling,
 } from '@tailtrace/profiler';
 import type {
@@ -182,11 +183,14 @@ describe('startHeapSampling (in this process)', () => {
     const dir = join(tmp, 'no-datadog');
     cpSync(join(here, '..', 'src'), join(dir, 'src'), { recursive: true });
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
+    // the copy's one dependency (the shared formats), and nothing else
+    mkdirSync(join(dir, 'node_modules', '@tailtrace'), { recursive: true });
+    symlinkSync(join(here, '..', '..', 'formats'), join(dir, 'node_modules', '@tailtrace', 'formats'));
     const env = { ...process.env };
     delete env.NODE_PATH;
     delete env.NODE_OPTIONS;
     const out = await new Promise<string>((resolve, reject) => {
-      execFile(process.execPath, [join(here, 'no-datadog-child.ts'), join(dir, 'src', 'index.ts')], { env, timeout: 30_000 }, (err, stdout, stderr) => {
+      execFile(process.execPath, ['--conditions=tailtrace-source', join(here, 'no-datadog-child.ts'), join(dir, 'src', 'index.ts')], { env, timeout: 30_000 }, (err, stdout, stderr) => {
         if (err) reject(new Error(`child failed: ${err.message}\n${stderr}`));
         else resolve(stdout);
       });

@@ -1,8 +1,10 @@
 // Public shapes of @tailtrace/tracing. Kept free of `any` so users get real types.
 import type { Sampler, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
+import type { OperationKind } from '@tailtrace/formats';
 
+// Declared once in @tailtrace/formats (types only: nothing of it loads with tracing).
+export type { OperationKind };
 /** Matches docs/CONTRACTS.md; @tailtrace/metrics declares the same shape itself. */
-export type OperationKind = 'http_server' | 'http_client' | 'rpc_server' | 'rpc_client';
 export interface OperationRecord {
   kind: OperationKind;
   durationS: number;

@@ -46,7 +46,7 @@ export function checker(file: string): Checker {
     },
     oneOf(v, at, allowed) {
       if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
-        return fail(at, `must be one of ${allowed.join(', ')}, got ${typeof v === 'string' ? `'${v}'` : typeName(v)}`);
+        return fail(at, `must be one of ${allowed.join(', ')}, got ${typeof v === 'string' ? `'${v.length > 80 ? `${v.slice(0, 77)}...` : v}'` : typeName(v)}`);
       }
       return v as (typeof allowed)[number];
     },

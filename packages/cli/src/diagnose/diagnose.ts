@@ -1,13 +1,13 @@
 // The comparison: a pure function from two sides (bundles already read, snapshots already
 // analyzed) to the report. I/O lives in load.ts.
 import { join } from 'node:path';
-import type { HeapSummary } from '@tailtrace/profiler';
+import type { HeapSummary } from '@tailtrace/heap';
 import { fmtChange, fmtMs, fmtRatio, formatBytes, num, pLabel, signedBytes, signedNum } from './format.ts';
 import { heapSideStats, profileDiff, snapshotDiff } from './heap-compare.ts';
 import { compareOperations, judgedValue } from './latency.ts';
 import type { EvidenceBundle } from './read.ts';
 import { compareRuntime } from './runtime.ts';
-import { rankSuspects } from './suspects.ts';
+import { originTag, rankSuspects, siteRank } from './suspects.ts';
 import type {
   BundleInfo, DiagnoseOptions, DiagnoseReport, HeapComparison, OperationComparison, ResolvedOptions, RuntimeComparison, SideInfo, SlowTraceRef,
 } from './types.ts';
@@ -161,10 +161,11 @@ function heapVerdict(h: HeapComparison): string | null {
   const hc = h.current?.usedAfterGcBytes ?? h.current?.usedHeapBytes ?? null;
   const growth = hb !== null && hc !== null ? hc - hb : h.snapshot ? h.snapshot.totals.selfSize.delta : null;
   const cls = h.snapshot?.classes[0];
-  const site = h.profile?.sites[0];
+  // the service's own code leads; a site inside instrumentation only when nothing else grew
+  const site = [...(h.profile?.sites ?? [])].sort((x, y) => siteRank(x) - siteRank(y))[0];
   let lead = '';
   if (cls && cls.retained.delta > 0) lead = `, led by ${cls.name} (${signedNum(cls.count.delta)} objects, ${signedBytes(cls.retained.delta)} retained)`;
-  else if (site) lead = `, led by allocation site ${site.site} (${signedBytes(site.inuseBytes.delta)} in use, sampled)`;
+  else if (site) lead = `, led by allocation site ${site.site}${originTag(site)} (${signedBytes(site.inuseBytes.delta)} in use, sampled)`;
   if (growth === null) return lead ? `Heap${lead.replace(/^, led by/, ': largest growth')}.` : null;
   const from = hb !== null && hc !== null ? ` (${formatBytes(hb)} → ${formatBytes(hc)} used${h.baseline?.usedAfterGcBytes != null && h.current?.usedAfterGcBytes != null ? ' after GC' : ''})` : '';
   return `Heap ${growth >= 0 ? 'grew' : 'shrank'} ${signedBytes(growth)}${from}${lead}.`;

@@ -1,5 +1,5 @@
 // Number formatting shared by the verdict, the text and the HTML report.
-import { formatBytes } from '@tailtrace/profiler';
+import { formatBytes } from '@tailtrace/heap';
 
 export { formatBytes };
 

@@ -1,4 +1,5 @@
 // HDR windows of a bundle: decode (base64 V2 compressed, µs), merge, read percentiles.
+import { inflateSync } from 'node:zlib';
 import hdr from 'hdr-histogram-js';
 import type { JsHistogram } from 'hdr-histogram-js';
 
@@ -6,11 +7,33 @@ import type { JsHistogram } from 'hdr-histogram-js';
 export type Histogram = ReturnType<typeof hdr.build>;
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/** V2 compressed encoding: this cookie (low nibble: flags), the deflated length, then the deflated payload. */
+const COMPRESSED_COOKIE = 0x1c849304;
+/**
+ * More than any histogram the metrics side writes can inflate to (2^31 µs at 5 significant
+ * digits is 2.1 M counts of at most 9 bytes): a window beyond it is a decompression bomb.
+ */
+export const MAX_INFLATED_BYTES = 32 * 1024 * 1024;
+
+/** Checks the compressed envelope and inflates it under MAX_INFLATED_BYTES, before the library inflates it unbounded. */
+function checkInflate(bytes: Buffer): void {
+  if (bytes.length < 8 || (bytes.readInt32BE(0) & ~0xf0) !== COMPRESSED_COOKIE) throw new Error('not an HDR V2 compressed histogram (no V2 cookie)');
+  const length = bytes.readInt32BE(4);
+  if (length < 0 || length > bytes.length - 8) throw new Error(`not an HDR V2 compressed histogram (says ${length} compressed bytes, holds ${bytes.length - 8})`);
+  try {
+    inflateSync(bytes.subarray(8, 8 + length), { maxOutputLength: MAX_INFLATED_BYTES });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) throw new Error(`inflates to more than ${MAX_INFLATED_BYTES / 1024 / 1024} MiB (a decompression bomb, not a latency window)`);
+    throw new Error(`not an HDR V2 compressed histogram (bad deflate data: ${(err as Error).message.split('\n')[0]})`);
+  }
+}
 
 /** Decodes one window; throws Error with a short reason when it is not a V2 compressed histogram. */
 export function decodeWindow(encoded: string): Histogram {
   const s = encoded.trim();
   if (s.length === 0 || s.length % 4 !== 0 || !BASE64.test(s)) throw new Error('not base64');
+  checkInflate(Buffer.from(s, 'base64'));
   let h: Histogram;
   try {
     // 64-bit counts: merged windows of a busy route exceed 2^31 per bucket over days.

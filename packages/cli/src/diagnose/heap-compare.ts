@@ -1,7 +1,10 @@
 // What grew in the heap: v8 statistics and the heap-after-GC trend of each side's newest bundle,
 // the engine's class diff of two snapshots, and the sampling heap profile diff by allocation site.
-import { diffSummaries } from '@tailtrace/profiler';
-import type { HeapSummary, PprofProfile } from '@tailtrace/profiler';
+import type { PprofProfile } from '@tailtrace/formats';
+import { diffSummaries } from '@tailtrace/heap';
+import type { ClassDelta, HeapSummary } from '@tailtrace/heap';
+import { originOf, packageOf, serviceRoot } from './origin.ts';
+import type { Origin } from './origin.ts';
 import type { EvidenceBundle } from './read.ts';
 import type { ClassGrowth, HeapSideStats, HeapTrend, ProfileDiff, SiteGrowth, SnapshotDiff } from './types.ts';
 
@@ -40,34 +43,15 @@ export function heapSideStats(b: EvidenceBundle | undefined): HeapSideStats | nu
 
 const delta = (base: number, target: number) => ({ base, target, delta: target - base });
 
-/** Engine groups and the global object: not classes anyone wrote. */
-export const isGenericClass = (name: string): boolean => name.startsWith('(') || name.startsWith('system / ') || name === 'global' || name === 'Window';
-
 /**
- * Engine diff of two analyzed snapshots: the classes that grew, by growth of retained size, and
- * apart from them the holders, which grew because they
- * reach what multiplied (the global object, the Map or Array a leak sits in). A class is a holder
- * when its count did not grow, when one of its instances retains at least half its growth (needs
- * `cur` analyzed with topRetainers), or when a named class with at least 10x as many new instances
- * grew by a similar retained size (between half and 1.1x of the class's own growth: a holder
- * retains at least what it holds). The class table cannot show which instances contain which;
- * `tailtrace heap retainers` can.
+ * Engine diff of two analyzed snapshots: the classes whose instances multiplied, and apart from
+ * them the holders with what they hold (the engine's splitGrowth, as `tailtrace heap diff`
+ * shows it). Needs `cur` analyzed with topRetainers; the class table cannot show which
+ * instances contain which, `tailtrace heap retainers` can.
  */
 export function snapshotDiff(base: HeapSummary, cur: HeapSummary, top: number): SnapshotDiff {
   const d = diffSummaries(base, cur);
-  const grown = d.classes.filter((c) => c.retained.delta > 0 || (c.retained.delta === 0 && c.count.delta > 0));
-  const named = grown.filter((c) => !isGenericClass(c.name) && c.count.delta > 0);
-  // One instance retaining at least half of what its class grew by is a container the growth sits
-  // in (a module-level variable's context, the one Array a leak is pushed onto), however many
-  // other instances of the class came and went: the engine's top retainers show such instances.
-  const concentrated = (c: (typeof grown)[number]) =>
-    cur.topRetainers.some((r) => r.key === c.key && r.retained >= c.retained.delta / 2);
-  const holder = (c: (typeof grown)[number]) =>
-    c.count.delta <= 0 ||
-    concentrated(c) ||
-    named.some((x) => x !== c && x.count.delta >= 10 * Math.max(c.count.delta, 1) && x.retained.delta >= c.retained.delta / 2 && x.retained.delta <= c.retained.delta * 1.1);
-  const multiplied = grown.filter((c) => !holder(c));
-  const row = (c: (typeof grown)[number]): ClassGrowth => ({
+  const row = (c: ClassDelta): ClassGrowth => ({
     key: c.key,
     name: c.name,
     ...(c.baseKey ? { baseKey: c.baseKey } : {}),
@@ -75,24 +59,23 @@ export function snapshotDiff(base: HeapSummary, cur: HeapSummary, top: number): 
     count: { ...c.count },
     self: { ...c.self },
     retained: { ...c.retained },
+    heldBy: c.heldBy.map((h) => ({ ...h })),
   });
   return {
     baseline: d.base,
     current: d.target,
     totals: { nodes: { ...d.totals.nodes }, selfSize: { ...d.totals.selfSize } },
-    classes: multiplied.slice(0, top).map(row),
-    // only holders of a size that can be holding the growth: small ones are noise
-    holders: grown.filter((c) => holder(c) && c.retained.delta >= (multiplied[0]?.retained.delta ?? 0) / 2).slice(0, HOLDERS).map(row),
+    classes: d.multiplied.slice(0, top).map(row),
+    holders: d.holders.map((h) => ({ ...row(h), holds: [...h.holds] })),
   };
 }
-
-/** Holders listed: the containers worth naming are few. */
-const HOLDERS = 5;
 
 interface Site {
   functionName: string;
   file: string;
   line: number;
+  origin: Origin;
+  calledBy: 'tailtrace' | 'opentelemetry' | null;
   via: Set<string>;
   bytes: number;
   objects: number;
@@ -102,6 +85,20 @@ interface Site {
 
 const MAX_FRAMES = 8;
 const cleanFile = (f: string): string => f.replace(/^file:\/\//, '');
+
+/**
+ * Whose code allocated: the site's file, and for the service's or a dependency's code called
+ * back by instrumentation (a span processor, an exporter), the instrumentation that called it:
+ * the nearest caller in another file.
+ */
+function originAt(frames: ReadonlyArray<{ file: string }>, at: number): { origin: Origin; calledBy: 'tailtrace' | 'opentelemetry' | null } {
+  const file = frames[at]?.file ?? '';
+  const origin = originOf(file);
+  if (origin !== 'service' && origin !== 'dependency') return { origin, calledBy: null };
+  const caller = frames.slice(at + 1).find((f) => f.file !== '' && f.file !== file);
+  const by = caller ? originOf(caller.file) : null;
+  return { origin, calledBy: by === 'tailtrace' || by === 'opentelemetry' ? by : null };
+}
 
 /** In-use bytes and objects per allocation site of a sampling heap profile. */
 export function profileSites(p: PprofProfile): Map<string, Site> {
@@ -131,7 +128,7 @@ export function profileSites(p: PprofProfile): Map<string, Site> {
     const frame = all[at] ?? { name: '(no stack)', file: '', line: 0 };
     const key = label(frame);
     let site = out.get(key);
-    if (!site) out.set(key, (site = { functionName: frame.name, file: frame.file, line: frame.line, via: new Set(), bytes: 0, objects: 0, stack: [], stackBytes: -1 }));
+    if (!site) out.set(key, (site = { functionName: frame.name, file: frame.file, line: frame.line, ...originAt(all, at), via: new Set(), bytes: 0, objects: 0, stack: [], stackBytes: -1 }));
     for (const f of all.slice(0, at)) site.via.add(f.name);
     site.bytes += bytes;
     site.objects += objects;
@@ -156,6 +153,9 @@ export function profileDiff(base: PprofProfile | null, cur: PprofProfile, top: n
       functionName: s.functionName,
       file: s.file,
       line: s.line,
+      origin: s.origin,
+      package: packageOf(s.file),
+      calledBy: s.calledBy,
       via: [...s.via].sort(),
       inuseBytes: delta(o?.bytes ?? 0, s.bytes),
       inuseObjects: delta(o?.objects ?? 0, s.objects),
@@ -167,6 +167,7 @@ export function profileDiff(base: PprofProfile | null, cur: PprofProfile, top: n
   return {
     baseline: files.baseline,
     current: files.current,
+    serviceRoot: serviceRoot(cur.functions.map((f) => cleanFile(f.filename))),
     totals: { inuseBytes: delta(sum(b, (s) => s.bytes), sum(c, (s) => s.bytes)), inuseObjects: delta(sum(b, (s) => s.objects), sum(c, (s) => s.objects)) },
     sites: sites.slice(0, top),
   };

@@ -4,7 +4,7 @@
 // escaped: operation names and class names come from the service.
 import { fmtMs, fmtRatio, formatBytes, num, pLabel, signedBytes, signedNum } from './format.ts';
 import { quantile } from './latency.ts';
-import { changeCell, isoTime, sideLine, siteLabel } from './text.ts';
+import { changeCell, isoTime, relativePaths, sideLine, siteLabel } from './text.ts';
 import type { DiagnoseReport, OperationComparison } from './types.ts';
 
 const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -98,6 +98,7 @@ const tableHtml = (id: string, head: string[], rows: string[][], cellCls?: (r: n
 
 export function renderDiagnoseHtml(r: DiagnoseReport): string {
   const o = r.options;
+  const rel = relativePaths(r);
   const P = o.percentile;
   const parts: string[] = [];
   const trigger = r.current.bundles.at(-1);
@@ -125,7 +126,7 @@ export function renderDiagnoseHtml(r: DiagnoseReport): string {
   parts.push('<h2>Suspects</h2>');
   parts.push(
     r.suspects.length
-      ? `<ol class="suspects" id="suspects">${r.suspects.map((s) => `<li><b>${esc(s.title)}</b> <span class="note">${esc(s.kind)}, score ${s.score.toFixed(2)}</span><ul>${s.evidence.map((e) => `<li>${esc(e)}</li>`).join('')}</ul></li>`).join('')}</ol>`
+      ? `<ol class="suspects" id="suspects">${r.suspects.map((s) => `<li><b>${esc(rel(s.title))}</b> <span class="note">${esc(s.kind)}, score ${s.score.toFixed(2)}</span><ul>${s.evidence.map((e) => `<li>${esc(rel(e))}</li>`).join('')}</ul></li>`).join('')}</ol>`
       : '<p class="note" id="suspects">none: no change passed its threshold</p>',
   );
 
@@ -136,14 +137,17 @@ export function renderDiagnoseHtml(r: DiagnoseReport): string {
           ...h.snapshot.classes.map((c) => ({ label: c.key, value: c.retained.delta, text: `${signedBytes(c.retained.delta)} (${signedNum(c.count.delta)})` })),
           ...h.snapshot.holders.map((c) => ({ label: `${c.key} (holder)`, value: c.retained.delta, text: `${signedBytes(c.retained.delta)} (${signedNum(c.count.delta)})`, muted: true })),
         ], 'Growth of retained size by class (snapshot diff; grey: holders of what grew)', 'growth-classes'));
-  if (h.profile) bars.push(growthBars(h.profile.sites.map((s) => ({ label: siteLabel(s), value: s.inuseBytes.delta, text: signedBytes(s.inuseBytes.delta) })), 'Growth of sampled in-use bytes by allocation site (heap profile)', 'growth-sites'));
+  if (h.profile) bars.push(growthBars(h.profile.sites.map((s) => ({ label: siteLabel(s, rel), value: s.inuseBytes.delta, text: signedBytes(s.inuseBytes.delta) })), 'Growth of sampled in-use bytes by allocation site (heap profile)', 'growth-sites'));
   if (bars.some((b) => b)) parts.push(`<div class="charts">${bars.join('')}</div>`);
   if (h.snapshot) {
     parts.push(
       tableHtml(
         'classes',
-        ['Class', 'Δ count', 'Δ self', 'Δ retained', 'Retained (current)'],
-        [...h.snapshot.classes, ...h.snapshot.holders].map((c, i) => [c.key + (c.status === 'new' ? ' (new)' : '') + (i >= h.snapshot!.classes.length ? ' (holder)' : ''), signedNum(c.count.delta), signedBytes(c.self.delta), signedBytes(c.retained.delta), formatBytes(c.retained.target)]),
+        ['Class', 'Δ count', 'Δ self', 'Δ retained', 'Retained (current)', 'Held by / holds'],
+        [
+          ...h.snapshot.classes.map((c) => [c.key + (c.status === 'new' ? ' (new)' : ''), signedNum(c.count.delta), signedBytes(c.self.delta), signedBytes(c.retained.delta), formatBytes(c.retained.target), c.heldBy.map((x) => `${x.key} (${x.count})`).join(', ')]),
+          ...h.snapshot.holders.map((c) => [`${c.key} (holder)`, signedNum(c.count.delta), signedBytes(c.self.delta), signedBytes(c.retained.delta), formatBytes(c.retained.target), c.holds.length ? `holds ${c.holds.join(', ')}` : '']),
+        ],
       ),
     );
   }
@@ -152,7 +156,7 @@ export function renderDiagnoseHtml(r: DiagnoseReport): string {
       tableHtml(
         'sites',
         ['Allocation site', 'Δ in use', 'In use (current)', 'Δ objects', 'Stack'],
-        h.profile.sites.map((s) => [siteLabel(s), signedBytes(s.inuseBytes.delta), formatBytes(s.inuseBytes.target), signedNum(s.inuseObjects.delta), s.stack.slice(0, 4).join(' ← ')]),
+        h.profile.sites.map((s) => [siteLabel(s, rel), signedBytes(s.inuseBytes.delta), formatBytes(s.inuseBytes.target), signedNum(s.inuseObjects.delta), rel(s.stack.slice(0, 4).join(' ← '))]),
         (_, j) => (j === 4 ? 'wrap' : undefined),
       ),
     );

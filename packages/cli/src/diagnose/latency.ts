@@ -6,7 +6,7 @@
 // host + pid + operation + start + end, so the rolling baseline that consecutive bundles of one
 // process repeat is counted once, and a window that is on the current side is never also
 // counted as baseline (`diagnose X X` compares X's window with X's own baseline windows).
-import type { EncodedWindow, OperationRef } from '@tailtrace/profiler';
+import type { EncodedWindow, OperationRef } from '@tailtrace/formats';
 import { fmtMs, fmtRatio, num, pLabel } from './format.ts';
 import { countAbove, merge, mergeEncoded, percentileCurve, valueAt } from './hdr.ts';
 import type { Histogram } from './hdr.ts';

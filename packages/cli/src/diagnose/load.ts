@@ -1,6 +1,6 @@
 // The I/O side of diagnose: read both paths, analyze the snapshots when both sides have one.
-import { HeapSnapshotError, analyze, progressBar, readHeapSnapshot } from '@tailtrace/profiler';
-import type { HeapSummary } from '@tailtrace/profiler';
+import { GROWTH_TOP_RETAINERS, HeapSnapshotError, analyze, progressBar, readHeapSnapshot } from '@tailtrace/heap';
+import type { HeapSummary } from '@tailtrace/heap';
 import { diagnose } from './diagnose.ts';
 import type { EvidenceSide } from './diagnose.ts';
 import { EvidenceError } from './errors.ts';
@@ -13,16 +13,13 @@ export interface LoadOptions {
   progress?: boolean;
 }
 
-/** Enough to reach past the chain of roots (global, native contexts, module records) to the containers. */
-const TOP_RETAINERS = 500;
-
 /** Runs the heap engine on one snapshot (class table keyed by name + allocation location). */
 export async function analyzeSnapshot(file: string, opts: LoadOptions = {}): Promise<HeapSummary> {
   const bar = opts.progress ? progressBar(`reading ${file}`) : null;
   try {
     const s = await readHeapSnapshot(file, { edgeNames: false, ...(bar ? { onProgress: bar } : {}) });
     // The largest single retainers tell holders (one container) from multiplied classes.
-    return analyze(s, { topRetainers: TOP_RETAINERS });
+    return analyze(s, { topRetainers: GROWTH_TOP_RETAINERS });
   } catch (err) {
     if (err instanceof HeapSnapshotError) throw new EvidenceError(err.file, err.reason);
     throw err;

@@ -2,10 +2,10 @@
 // anything uses it; the first problem becomes an EvidenceError naming the file.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { EVIDENCE_FORMAT, EVIDENCE_VERSION, decodePprof } from '@tailtrace/profiler';
+import { EVIDENCE_FORMAT, EVIDENCE_TRIGGER_KINDS, EVIDENCE_VERSION, GC_KINDS, OPERATION_KINDS, SNAPSHOT_STATUSES, decodePprof } from '@tailtrace/formats';
 import type {
   EvidenceManifest, HeapFile, HistogramsFile, OperationRef, OutcomeFile, PprofProfile, RuntimeFile, TracesFile,
-} from '@tailtrace/profiler';
+} from '@tailtrace/formats';
 import { checker } from './check.ts';
 import type { Checker } from './check.ts';
 import { EvidenceError } from './errors.ts';
@@ -28,11 +28,6 @@ export interface EvidenceBundle {
   outcome: OutcomeFile | null;
 }
 
-const KINDS = ['http_server', 'http_client', 'rpc_server', 'rpc_client'] as const;
-const TRIGGERS = ['p99_regression', 'heap_growth', 'heap_limit', 'signal', 'endpoint', 'baseline'] as const;
-const SNAPSHOT_STATUS = ['written', 'refused', 'failed', 'skipped'] as const;
-const GC_KINDS = ['minor', 'major', 'incremental', 'weakcb'] as const;
-
 /** `GET /orders/:id (http_server)`: how operations are named in messages. */
 export const opLabel = (o: OperationRef): string => `${o.operation} (${o.kind})`;
 const opKey = (o: OperationRef): string => `${o.kind}\u0000${o.operation}`;
@@ -46,10 +41,19 @@ function errnoProblem(err: unknown): string | null {
   return null;
 }
 
+/**
+ * Largest bundle file read whole: far above what a service writes (a day of windows is a few
+ * MiB), far below what would exhaust memory. Snapshots are streamed, never read whole.
+ */
+export const MAX_BUNDLE_FILE_BYTES = 256 * 1024 * 1024;
+
 async function readBytes(file: string, what: string): Promise<Buffer> {
   try {
+    const st = await stat(file);
+    if (st.isFile() && st.size > MAX_BUNDLE_FILE_BYTES) throw new EvidenceError(file, `is ${st.size} bytes, more than the ${MAX_BUNDLE_FILE_BYTES / 1024 / 1024} MiB a bundle file can be`);
     return await readFile(file);
   } catch (err) {
+    if (err instanceof EvidenceError) throw err;
     const p = errnoProblem(err);
     if (p) throw new EvidenceError(file, p === 'missing' ? `missing (${what})` : p);
     throw err;
@@ -62,7 +66,7 @@ async function readJson(file: string, what: string): Promise<unknown> {
   try {
     return JSON.parse(bytes.toString('utf8')) as unknown;
   } catch (err) {
-    throw new EvidenceError(file, `not JSON (${(err as Error).message})`);
+    throw new EvidenceError(file, `not JSON (${(err as Error).message.split('\n')[0]!.slice(0, 200)})`);
   }
 }
 
@@ -95,7 +99,7 @@ function checkManifest(c: Checker, raw: unknown): EvidenceManifest {
   if (Number.isNaN(Date.parse(created))) c.fail('createdAt', `is not an ISO 8601 time: '${created}'`);
   c.obj(m['versions'], 'versions');
   const t = c.obj(m['trigger'], 'trigger');
-  c.oneOf(t['kind'], 'trigger.kind', TRIGGERS);
+  c.oneOf(t['kind'], 'trigger.kind', EVIDENCE_TRIGGER_KINDS);
   c.str(t['reason'], 'trigger.reason');
   checkWindow(c, m['window'], 'window');
   if (m['baselineWindow'] !== null) checkWindow(c, m['baselineWindow'], 'baselineWindow');
@@ -104,7 +108,7 @@ function checkManifest(c: Checker, raw: unknown): EvidenceManifest {
   for (const k of ['heapProfile', 'snapshot'] as const) if (f[k] !== null) fileName(c, f[k], `files.${k}`);
   if (f['outcome'] !== undefined) fileName(c, f['outcome'], 'files.outcome');
   const s = c.obj(m['snapshot'], 'snapshot');
-  const status = c.oneOf(s['status'], 'snapshot.status', SNAPSHOT_STATUS);
+  const status = c.oneOf(s['status'], 'snapshot.status', SNAPSHOT_STATUSES);
   if (status === 'written' && f['snapshot'] === null) c.fail('snapshot.status', "is 'written' but files.snapshot is null");
   return raw as EvidenceManifest;
 }
@@ -131,7 +135,7 @@ function checkHistograms(c: Checker, raw: unknown): HistogramsFile {
   const seen = new Set<string>();
   c.arr(h['operations'], 'operations').forEach((v, i) => {
     const o = c.obj(v, `operations[${i}]`);
-    const kind = c.oneOf(o['kind'], `operations[${i}].kind`, KINDS);
+    const kind = c.oneOf(o['kind'], `operations[${i}].kind`, OPERATION_KINDS);
     const operation = c.str(o['operation'], `operations[${i}].operation`);
     const at = `operations[${i}] (${opLabel({ kind, operation })})`;
     if (seen.has(opKey({ kind, operation }))) c.fail(at, 'is listed twice');
@@ -187,7 +191,7 @@ function checkTraces(c: Checker, raw: unknown, histogramOps: Set<string>, histog
   const seen = new Set<string>();
   c.arr(t['operations'], 'operations').forEach((v, i) => {
     const o = c.obj(v, `operations[${i}]`);
-    const kind = c.oneOf(o['kind'], `operations[${i}].kind`, KINDS);
+    const kind = c.oneOf(o['kind'], `operations[${i}].kind`, OPERATION_KINDS);
     const operation = c.str(o['operation'], `operations[${i}].operation`);
     const at = `operations[${i}] (${opLabel({ kind, operation })})`;
     const key = opKey({ kind, operation });

@@ -3,11 +3,10 @@
 // host + pid + start + end. Rates are per minute of window time so sides of different lengths
 // compare; event-loop percentiles cannot be merged exactly from per-window figures, so they are
 // duration-weighted means (max is the true max).
-import type { RuntimeWindowStats } from '@tailtrace/profiler';
+import { GC_KINDS } from '@tailtrace/formats';
+import type { RuntimeWindowStats } from '@tailtrace/formats';
 import type { EvidenceBundle } from './read.ts';
-import type { Change, GcKind, RuntimeComparison, RuntimeSide } from './types.ts';
-
-const GC_KINDS: readonly GcKind[] = ['minor', 'major', 'incremental', 'weakcb'];
+import type { Change, RuntimeComparison, RuntimeSide } from './types.ts';
 
 function collect(bundles: readonly EvidenceBundle[], all: boolean, exclude?: ReadonlySet<string>): Map<string, RuntimeWindowStats> {
   const out = new Map<string, RuntimeWindowStats>();

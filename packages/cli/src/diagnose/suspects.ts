@@ -6,8 +6,10 @@
 //    / current, in 0..1: a class retaining 1 MiB -> 91 MiB of a 136 MiB heap scores 0.66; GC
 //    pauses 1.2 -> 4.1 s/min score 0.71.
 // 3. Things code can be changed at rank first: heap classes (exact, from snapshots), then
-//    allocation sites (sampled estimates); then runtime symptoms (GC, heap trend, event-loop
-//    delay and utilization), which are usually how a leak or hot code shows up, by score.
+//    allocation sites (sampled estimates) in the service's code and its dependencies; then
+//    runtime symptoms (GC, heap trend, event-loop delay and utilization), which are usually how
+//    a leak or hot code shows up, by score; last, allocation sites inside tailtrace,
+//    OpenTelemetry or the Node runtime (or code they call back), labelled as such.
 //    Ties: the kind order below, then the title.
 // 4. Heap classes: only classes whose instance count grew (holders - the global object, the Map
 //    a leak sits in - are named as evidence instead); a generic group ((string), (array), ...)
@@ -15,9 +17,10 @@
 //    allocation site whose stack names a suspect class is evidence for that class.
 import { join } from 'node:path';
 import { fmtChange, fmtMs, formatBytes, num, signedBytes, signedNum } from './format.ts';
-import { isGenericClass } from './heap-compare.ts';
+import { isGenericClass } from '@tailtrace/heap';
 import type { EvidenceBundle } from './read.ts';
-import type { HeapComparison, RuntimeComparison, Suspect, SuspectKind } from './types.ts';
+import { isInstrumentation } from './origin.ts';
+import type { HeapComparison, RuntimeComparison, SiteGrowth, Suspect, SuspectKind } from './types.ts';
 
 const MiB = 1024 * 1024;
 /** A class or site must grow by this much and make up this share of the current heap/profile. */
@@ -43,6 +46,19 @@ function filesOf(bundles: readonly EvidenceBundle[], pick: (b: EvidenceBundle) =
   if (bundles.length === 0) return '(none)';
   const last = join(bundles.at(-1)!.dir, pick(bundles.at(-1)!));
   return bundles.length === 1 ? last : `${last} and ${bundles.length - 1} more`;
+}
+
+/** 0: the service's code, 1: a dependency, 2: tailtrace, OpenTelemetry, Node, or code they call back. */
+export const siteRank = (s: SiteGrowth): number => (isInstrumentation(s.origin) || s.calledBy !== null ? 2 : s.origin === 'dependency' ? 1 : 0);
+
+const ORIGIN_NAMES = { tailtrace: 'tailtrace', opentelemetry: 'OpenTelemetry', node: 'Node.js runtime' } as const;
+
+/** ` [OpenTelemetry]`, ` [dependency @grpc/grpc-js]`, ` [called by tailtrace]`; nothing for the service's own code. */
+export function originTag(s: SiteGrowth): string {
+  if (s.origin === 'tailtrace' || s.origin === 'opentelemetry' || s.origin === 'node') return ` [${ORIGIN_NAMES[s.origin]}]`;
+  const via = s.calledBy ? `called by ${ORIGIN_NAMES[s.calledBy]}` : '';
+  if (s.origin === 'dependency') return ` [dependency${s.package ? ` ${s.package}` : ''}${via ? `, ${via}` : ''}]`;
+  return via ? ` [${via}]` : '';
 }
 
 export function rankSuspects(
@@ -91,11 +107,15 @@ export function rankSuspects(
   const prof = heap.profile;
   if (prof) {
     const total = prof.totals.inuseBytes.target;
-    const sites = prof.sites.filter((x) => !folded.has(x.site) && x.inuseBytes.delta >= MIN_GROWTH_BYTES && x.inuseBytes.delta / Math.max(total, 1) >= MIN_GROWTH_SHARE);
+    // the service's own code first, then its dependencies, then what instrumentation allocated
+    const sites = prof.sites
+      .filter((x) => !folded.has(x.site) && x.inuseBytes.delta >= MIN_GROWTH_BYTES && x.inuseBytes.delta / Math.max(total, 1) >= MIN_GROWTH_SHARE)
+      .sort((x, y) => siteRank(x) - siteRank(y));
     for (const s of sites.slice(0, MAX_PER_HEAP_KIND)) {
       out.push({
         kind: 'allocation_site',
-        title: `allocation site ${s.site} grew ${signedBytes(s.inuseBytes.delta)} in use`,
+        origin: siteRank(s) === 2 ? 'instrumentation' : s.origin === 'dependency' ? 'dependency' : 'service',
+        title: `allocation site ${s.site}${originTag(s)} grew ${signedBytes(s.inuseBytes.delta)} in use`,
         score: s.inuseBytes.delta / Math.max(total, 1),
         evidence: [
           `sampled in-use ${formatBytes(s.inuseBytes.base)} → ${formatBytes(s.inuseBytes.target)}, objects ${num(s.inuseObjects.base)} → ${num(s.inuseObjects.target)} (${prof.baseline ?? 'no baseline profile'} → ${prof.current})`,
@@ -165,10 +185,12 @@ export function rankSuspects(
     }
   }
 
-  const group = (k: SuspectKind): number => (k === 'heap_class' ? 0 : k === 'allocation_site' ? 1 : 2);
+  // the service's sites, then its dependencies', then runtime symptoms, then sites inside instrumentation and the runtime
+  const SITE_GROUP = { service: 1, dependency: 2, instrumentation: 4 } as const;
+  const group = (x: Omit<Suspect, 'rank'>): number => (x.kind === 'heap_class' ? 0 : x.kind === 'allocation_site' ? SITE_GROUP[x.origin ?? 'service'] : 3);
   out.sort(
     (x, y) =>
-      group(x.kind) - group(y.kind) ||
+      group(x) - group(y) ||
       y.score - x.score ||
       ORDER.indexOf(x.kind) - ORDER.indexOf(y.kind) ||
       (x.title < y.title ? -1 : x.title > y.title ? 1 : 0),

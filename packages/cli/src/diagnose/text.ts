@@ -1,7 +1,9 @@
 // Plain-text report for a terminal: verdict first, then the tables behind it.
-import { table } from '../heap.ts';
+import { holdersTable, multipliedTable, table } from '../table.ts';
 import { fmtChange, fmtMs, fmtRatio, formatBytes, num, pLabel, signedBytes, signedNum } from './format.ts';
 import { quantile } from './latency.ts';
+import { relativeTo } from './origin.ts';
+import { originTag } from './suspects.ts';
 import type { Change, DiagnoseReport, LatencySide, OperationComparison, SideInfo, SiteGrowth } from './types.ts';
 
 export const isoTime = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -31,7 +33,11 @@ function pair(b: LatencySide | null, c: LatencySide | null, p: number): string {
   return `${f(b)} → ${f(c)}`;
 }
 
-export const siteLabel = (s: SiteGrowth): string => (s.via.length ? `${s.site} (via ${s.via.join(', ')})` : s.site);
+/** A site as the reports show it: its path relative to the service's root, whose code it is, what builtins it went through. */
+export const siteLabel = (s: SiteGrowth, rel: (t: string) => string = (t) => t): string => `${rel(s.site)}${originTag(s)}${s.via.length ? ` (via ${s.via.join(', ')})` : ''}`;
+
+/** Paths of the service's files relative to its root (the JSON report keeps them whole). */
+export const relativePaths = (r: DiagnoseReport): ((t: string) => string) => relativeTo(r.heap.profile?.serviceRoot ?? null);
 
 export function changeCell(c: Change): string[] {
   const fmt = (v: number | null): string => {
@@ -56,10 +62,11 @@ export function changeCell(c: Change): string[] {
 
 export function renderDiagnoseText(r: DiagnoseReport): string {
   const o = r.options;
+  const rel = relativePaths(r);
   const P = pLabel(o.percentile);
   const trigger = r.current.bundles.at(-1);
   let out = `tailtrace diagnose\n  baseline: ${sideLine(r.baseline)}\n  current:  ${sideLine(r.current)}\n${trigger ? `  trigger:  ${trigger.reason}${trigger.blip ? `\n            later judged a blip by the service: ${trigger.blip}` : ''}\n` : ''}\n`;
-  out += `Verdict\n${r.verdict.map((l) => `  ${l}`).join('\n')}\n`;
+  out += `Verdict\n${r.verdict.map((l) => `  ${rel(l)}`).join('\n')}\n`;
 
   out += `\nLatency per operation (merged HDR windows; regressed = ${P} ≥ ${o.threshold}x and ≥ +${o.minDeltaMs} ms, heavier tail at p < ${o.alpha}, n ≥ ${o.minSamples} on both sides)\n`;
   if (r.operations.length === 0) out += '  no operations recorded\n';
@@ -105,20 +112,9 @@ export function renderDiagnoseText(r: DiagnoseReport): string {
   );
   if (h.snapshot) {
     const s = h.snapshot;
-    out += `\nClasses by growth of retained size (snapshot diff ${s.baseline} → ${s.current}; heap ${signedBytes(s.totals.selfSize.delta)}, ${signedNum(s.totals.nodes.delta)} nodes)\n`;
-    out += s.classes.length
-      ? table(
-          ['Class', 'ΔCount', 'ΔSelf', 'ΔRetained', 'Retained'],
-          s.classes.map((c) => [c.key + (c.status === 'new' ? ' (new)' : c.baseKey ? ` (was ${c.baseKey})` : ''), signedNum(c.count.delta), signedBytes(c.self.delta), signedBytes(c.retained.delta), formatBytes(c.retained.target)]),
-        )
-      : '  no class grew\n';
-    if (s.holders.length) {
-      out += '\nHolders (grew because they hold what multiplied)\n';
-      out += table(
-        ['Class', 'ΔCount', 'ΔRetained', 'Retained'],
-        s.holders.map((c) => [c.key, signedNum(c.count.delta), signedBytes(c.retained.delta), formatBytes(c.retained.target)]),
-      );
-    }
+    out += `\nWhat multiplied: classes by growth of retained size (snapshot diff ${s.baseline} → ${s.current}; heap ${signedBytes(s.totals.selfSize.delta)}, ${signedNum(s.totals.nodes.delta)} nodes)\n`;
+    out += s.classes.length ? multipliedTable(s.classes) : '  no class grew\n';
+    if (s.holders.length) out += `\nHolders (grew because they hold what multiplied)\n${holdersTable(s.holders)}`;
   }
   if (h.profile) {
     const p = h.profile;
@@ -126,7 +122,7 @@ export function renderDiagnoseText(r: DiagnoseReport): string {
     out += p.sites.length
       ? table(
           ['Site', 'ΔIn use', 'In use', 'ΔObjects'],
-          p.sites.map((s) => [siteLabel(s), signedBytes(s.inuseBytes.delta), formatBytes(s.inuseBytes.target), signedNum(s.inuseObjects.delta)]),
+          p.sites.map((s) => [siteLabel(s, rel), signedBytes(s.inuseBytes.delta), formatBytes(s.inuseBytes.target), signedNum(s.inuseObjects.delta)]),
         )
       : '  no allocation site grew\n';
   }
@@ -134,7 +130,7 @@ export function renderDiagnoseText(r: DiagnoseReport): string {
 
   out += '\nSuspects (code first, then runtime symptoms; by the share of the current value the change explains)\n';
   if (r.suspects.length === 0) out += '  none: no heap class, allocation site, GC, heap or event-loop change passed its threshold\n';
-  for (const s of r.suspects) out += `  ${s.rank}. ${s.title}  [${s.kind}, score ${s.score.toFixed(2)}]\n${s.evidence.map((e) => `     - ${e}\n`).join('')}`;
+  for (const s of r.suspects) out += `  ${s.rank}. ${rel(s.title)}  [${s.kind}, score ${s.score.toFixed(2)}]\n${s.evidence.map((e) => `     - ${rel(e)}\n`).join('')}`;
 
   out += '\nSlow traces (current side; regressed operations first)\n';
   out += r.slowTraces.length

@@ -1,8 +1,7 @@
 // The diagnose report: plain data (what --json prints), rendered by text.ts and html.ts.
 // Latencies are milliseconds, sizes bytes, times ms since the epoch.
-import type { EvidenceTriggerKind, OperationRef, SnapshotOutcome, TimeWindow } from '@tailtrace/profiler';
-
-type OperationKind = OperationRef['kind'];
+import type { EvidenceTriggerKind, GcKind, OperationKind, SnapshotOutcome, TimeWindow } from '@tailtrace/formats';
+import type { Origin } from './origin.ts';
 
 export interface DiagnoseOptions {
   /** Percentile judged for regressions: 50, 90, 99 or 99.9. Default 99. */
@@ -84,8 +83,6 @@ export interface OperationComparison {
   curve: { baseline: Array<[number, number]>; current: Array<[number, number]> } | null;
 }
 
-export type GcKind = 'minor' | 'major' | 'incremental' | 'weakcb';
-
 export interface RuntimeSide {
   windows: number;
   durationMs: number;
@@ -156,6 +153,13 @@ export interface ClassGrowth {
   count: Delta;
   self: Delta;
   retained: Delta;
+  /** What holds the class in the current snapshot: the classes of the nearest object, closure or context above its instances. */
+  heldBy: Array<{ key: string; count: number; retained: number }>;
+}
+
+export interface HolderGrowth extends ClassGrowth {
+  /** Keys of the classes listed (multiplied or holders) that this class holds. */
+  holds: string[];
 }
 
 export interface SnapshotDiff {
@@ -165,7 +169,7 @@ export interface SnapshotDiff {
   /** Classes whose instances multiplied, by growth of retained size. */
   classes: ClassGrowth[];
   /** Classes that grew because they hold what multiplied (the global object, the Map a leak sits in). */
-  holders: ClassGrowth[];
+  holders: HolderGrowth[];
 }
 
 export interface SiteGrowth {
@@ -175,8 +179,15 @@ export interface SiteGrowth {
    */
   site: string;
   functionName: string;
+  /** Whole path (relative to serviceRoot in the text and HTML reports). */
   file: string;
   line: number;
+  /** Whose code: the service's, a dependency's, or tailtrace / OpenTelemetry / Node (ranked last). */
+  origin: Origin;
+  /** The dependency's package when under node_modules (`@grpc/grpc-js`). */
+  package: string | null;
+  /** Service or dependency code called back by instrumentation (a span processor): ranked with it. */
+  calledBy: 'tailtrace' | 'opentelemetry' | null;
   /** The builtins between the site and the allocation, when the leaf was one. */
   via: string[];
   inuseBytes: Delta;
@@ -188,6 +199,8 @@ export interface SiteGrowth {
 export interface ProfileDiff {
   baseline: string | null;
   current: string;
+  /** The service's root as the profile's paths show it; the text and HTML reports show paths relative to it. */
+  serviceRoot: string | null;
   totals: { inuseBytes: Delta; inuseObjects: Delta };
   /** Sites by growth of sampled in-use bytes, largest first (only those that grew). */
   sites: SiteGrowth[];
@@ -209,6 +222,8 @@ export type SuspectKind = 'heap_class' | 'allocation_site' | 'gc' | 'heap_trend'
 export interface Suspect {
   rank: number;
   kind: SuspectKind;
+  /** For allocation sites: whose code (instrumentation: tailtrace, OpenTelemetry, Node, or code they call back). */
+  origin?: 'service' | 'dependency' | 'instrumentation';
   /** One line: what to look at. */
   title: string;
   /** The share of the current value that the change explains, 0..1 (see suspects.ts). */
