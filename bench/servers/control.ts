@@ -3,10 +3,22 @@
 export interface SpanCounts {
   exported: number;
   dropped: { queueFull: number; exportFailed: number };
+  queued: number;
 }
 
-/** `spans` reports the tracing export counters (tailtrace variants) so drops are visible. */
-export function announce(port: number, onStop: () => Promise<void>, spans?: () => SpanCounts): void {
+/** What a tailtrace variant reports: its export counters, after flushing what is queued. */
+export interface SpanReport {
+  counts(): SpanCounts;
+  flush(): Promise<void>;
+}
+
+/**
+ * `spans` reports the tracing export counters (tailtrace variants) so drops are visible. They are
+ * read after a flush, which runs after the CPU reading: every span created since start is then
+ * exported, dropped (counted) or still queued (counted), so exported = created shows as
+ * dropped = queued = 0.
+ */
+export function announce(port: number, onStop: () => Promise<void>, spans?: SpanReport): void {
   let mark = process.cpuUsage();
   process.on('message', (msg: { type: string }) => {
     if (msg.type === 'mark') {
@@ -14,7 +26,9 @@ export function announce(port: number, onStop: () => Promise<void>, spans?: () =
       process.send?.({ type: 'marked' });
     } else if (msg.type === 'measure') {
       const d = process.cpuUsage(mark);
-      process.send?.({ type: 'measured', cpuUs: d.user + d.system, rssMb: process.memoryUsage.rss() / 2 ** 20, spans: spans?.() });
+      const figures = { type: 'measured', cpuUs: d.user + d.system, rssMb: process.memoryUsage.rss() / 2 ** 20 };
+      if (spans === undefined) process.send?.(figures);
+      else void spans.flush().finally(() => process.send?.({ ...figures, spans: spans.counts() }));
     } else if (msg.type === 'stop') {
       void onStop().finally(() => process.exit(0));
     }

@@ -1,7 +1,7 @@
 import type { Express, Request, Response } from 'express';
 import type { AddressInfo } from 'node:net';
 import { announce } from './control.ts';
-import { ITEM } from './payload.ts';
+import { answer } from './handler.ts';
 import { requireCjs, tailtrace } from './variant.ts';
 
 const inst = await tailtrace('bench-express');
@@ -9,11 +9,11 @@ const express = requireCjs('express') as () => Express;
 const app = express();
 if (inst) app.use(inst);
 app.get('/items/:id', (req: Request, res: Response) => {
-  res.json({ ...ITEM, id: req.params.id });
+  answer(String(req.params.id), (item) => res.json(item), () => res.status(502).end());
 });
 const server = app.listen(0, '127.0.0.1', () => {
   announce((server.address() as AddressInfo).port, async () => {
     server.closeAllConnections();
     await inst?.shutdown(2000);
-  }, inst ? () => inst.tracing.stats() : undefined);
+  }, inst ? { counts: () => inst.tracing.stats(), flush: () => inst.tracing.forceFlush() } : undefined);
 });

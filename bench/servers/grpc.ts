@@ -2,8 +2,8 @@ import type * as grpcTypes from '@grpc/grpc-js';
 import type * as loaderTypes from '@grpc/proto-loader';
 import { fileURLToPath } from 'node:url';
 import { announce } from './control.ts';
-import { ITEM } from './payload.ts';
-import { requireCjs, tailtrace } from './variant.ts';
+import { answer } from './handler.ts';
+import { grpcServerMode, requireCjs, tailtrace } from './variant.ts';
 
 const inst = await tailtrace('bench-grpc');
 const grpc = requireCjs('@grpc/grpc-js') as typeof grpcTypes;
@@ -18,15 +18,19 @@ const def = grpc.loadPackageDefinition(loader.loadSync(proto, { keepCase: true, 
 const passThrough: grpcTypes.ServerInterceptor = (_methodDescriptor, call) => new grpc.ServerInterceptingCall(call);
 const interceptors = inst ? [inst.grpcServerInterceptor] : process.env.BENCH_VARIANT === 'interceptorOnly' ? [passThrough] : [];
 const server = new grpc.Server({ interceptors });
-server.addService(def.orders.OrderService.service, {
+const service = def.orders.OrderService.service;
+const impl = {
   Get(call: grpcTypes.ServerUnaryCall<{ id: string }, unknown>, cb: grpcTypes.sendUnaryData<unknown>) {
-    cb(null, { ...ITEM, id: call.request.id });
+    answer(call.request.id, (item) => cb(null, item), (err) => cb(err));
   },
-});
+};
+// tailtrace traces the unary handler it wraps (tt.grpcService) unless BENCH_GRPC_SERVER=interceptor
+// asks for the interceptor alone: the two ways, compared in the same run.
+server.addService(service, inst && grpcServerMode === 'service' ? inst.grpcService(service, impl) : impl);
 server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => {
   if (err) throw err;
   announce(port, async () => {
     server.forceShutdown();
     await inst?.shutdown(2000);
-  }, inst ? () => inst.tracing.stats() : undefined);
+  }, inst ? { counts: () => inst.tracing.stats(), flush: () => inst.tracing.forceFlush() } : undefined);
 });

@@ -1,6 +1,6 @@
-// Variant (d): OpenTelemetry's own auto-instrumentation (http, express, grpc) with the
-// BatchSpanProcessor and OTLP/HTTP export, loaded with --import before the server starts,
-// as its documentation prescribes.
+// Variant otelAuto: OpenTelemetry's own auto-instrumentation (http, express, grpc, and undici for
+// the realistic handler's fetch) with the BatchSpanProcessor and OTLP/HTTP export, loaded with
+// --import before the server starts, as its documentation prescribes.
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -15,7 +15,6 @@ const sdk = new NodeSDK({
       '@opentelemetry/instrumentation-fs': { enabled: false },
       '@opentelemetry/instrumentation-dns': { enabled: false },
       '@opentelemetry/instrumentation-net': { enabled: false },
-      '@opentelemetry/instrumentation-undici': { enabled: false },
     }),
   ],
 });

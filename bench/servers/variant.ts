@@ -7,6 +7,8 @@ import type { Instrumentation } from '@tailtrace/instrument';
 export const variant = process.env.BENCH_VARIANT ?? 'bare';
 export const sink = process.env.BENCH_SINK ?? 'http://127.0.0.1:4318';
 export const requireCjs = createRequire(import.meta.url);
+/** How a tailtrace gRPC server is traced: wrapped unary handlers (default) or the interceptor alone. */
+export const grpcServerMode = process.env.BENCH_GRPC_SERVER === 'interceptor' ? 'interceptor' : 'service';
 
 // sampled10Heap: sampled10 plus the sampling heap profiler at its default 512 KiB interval.
 const tracingVariant = variant === 'sampled10Heap' ? 'sampled10' : variant;

@@ -6,6 +6,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { decodeBody } from '../../packages/tracing/test/otlp-decode.ts';
 
 export type FaultMode =
   | { kind: 'ok' }
@@ -32,9 +33,10 @@ export interface FaultCollector {
   close(): Promise<void>;
 }
 
-function countSpans(body: string): number {
+function countSpans(contentType: string | undefined, body: Buffer): number {
   try {
-    const req = JSON.parse(body) as { resourceSpans?: { scopeSpans?: { spans?: unknown[] }[] }[] };
+    // http/protobuf (the default) or http/json, decoded into the same OTLP/JSON shape.
+    const req = decodeBody(contentType, body);
     let n = 0;
     for (const rs of req.resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) n += ss.spans?.length ?? 0;
     return n;
@@ -58,13 +60,13 @@ export async function startFaultCollector(initial: FaultMode = { kind: 'ok' }): 
     timers.add(t);
   };
 
-  const answer = (req: IncomingMessage, res: ServerResponse, body: string): void => {
+  const answer = (req: IncomingMessage, res: ServerResponse, body: Buffer): void => {
     const m = mode;
     switch (m.kind) {
       case 'ok':
       case 'down':
       case 'refuse':
-        spans += countSpans(body);
+        spans += countSpans(req.headers['content-type'], body);
         res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
         return;
       case 'status':
@@ -100,7 +102,7 @@ export async function startFaultCollector(initial: FaultMode = { kind: 'ok' }): 
     requests++;
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => answer(req, res, Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => answer(req, res, Buffer.concat(chunks)));
     req.on('error', () => {});
   });
   server.keepAliveTimeout = 5000;

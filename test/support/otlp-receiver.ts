@@ -1,7 +1,8 @@
 // A real OTLP/HTTP trace receiver for tests: it decodes what an exporter actually sent over the
-// wire (OTLP JSON, the encoding @opentelemetry/exporter-trace-otlp-http uses) into flat spans.
+// wire (OTLP protobuf or JSON) into flat spans.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { decodeBody } from '../../packages/tracing/test/otlp-decode.ts';
 
 export interface ReceivedSpan {
   service: string;
@@ -77,8 +78,9 @@ export function startOtlpReceiver(opts: { status?: number; delayMs?: number } = 
           res.writeHead(opts.status).end();
           return;
         }
-        if (req.url === '/v1/traces' && (req.headers['content-type'] ?? '').includes('json')) {
-          spans.push(...decodeOtlpJson(JSON.parse(Buffer.concat(chunks).toString('utf8')) as ExportRequest));
+        if (req.url === '/v1/traces') {
+          // http/protobuf (the default) or http/json, decoded into the same OTLP/JSON shape.
+          spans.push(...decodeOtlpJson(decodeBody(req.headers['content-type'], Buffer.concat(chunks)) as ExportRequest));
         }
         res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       };

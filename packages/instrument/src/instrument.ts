@@ -88,6 +88,12 @@ export interface Instrumentation {
   readonly grpcServerInterceptor: Tracing['grpcServerInterceptor'];
   readonly grpcClientInterceptor: Tracing['grpcClientInterceptor'];
   /**
+   * The service implementation with its unary handlers traced without an interceptor layer:
+   * `server.addService(def.service, tt.grpcService(def.service, impl))`, the cheapest way to
+   * trace them. Keep `grpcServerInterceptor` on the server for streaming methods.
+   */
+  readonly grpcService: Tracing['grpcService'];
+  /**
    * express error middleware: `app.use(tt.errorHandler)` after the routes records the class of an
    * error passed to `next(err)` as `error.type` on the request's span (without it, a 5xx is
    * still an error, with its status code as the type). It passes the error on unchanged.
@@ -196,6 +202,7 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
     profiler: { value: profiler, enumerable: true },
     grpcServerInterceptor: { value: tracing.grpcServerInterceptor, enumerable: true },
     grpcClientInterceptor: { value: tracing.grpcClientInterceptor, enumerable: true },
+    grpcService: { value: tracing.grpcService.bind(tracing), enumerable: true },
     errorHandler: { value: tracing.expressErrorHandler(), enumerable: true },
     metricsHandler: { value: metricsHandler, enumerable: true },
     logMixin: { value: tracing.pinoMixin(), enumerable: true },

@@ -10,10 +10,11 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
+import { decodeBody } from '../../tracing/test/otlp-decode.ts';
 
 interface Received { names: string[]; requests: number }
 
-/** OTLP/HTTP JSON receiver: span names in arrival order. `hang` never answers. */
+/** OTLP/HTTP receiver (protobuf or JSON): span names in arrival order. `hang` never answers. */
 async function startReceiver(): Promise<{ url: string; got: Received; hang: boolean; server: Server }> {
   const r = { url: '', got: { names: [] as string[], requests: 0 }, hang: false, server: undefined as unknown as Server };
   r.server = createServer((req, res) => {
@@ -22,7 +23,7 @@ async function startReceiver(): Promise<{ url: string; got: Received; hang: bool
     req.on('end', () => {
       r.got.requests++;
       if (r.hang) return;
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { resourceSpans: { scopeSpans: { spans: { name: string }[] }[] }[] };
+      const body = decodeBody(req.headers['content-type'], Buffer.concat(chunks));
       for (const rs of body.resourceSpans) for (const ss of rs.scopeSpans) for (const s of ss.spans) r.got.names.push(s.name);
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });

@@ -8,9 +8,13 @@ import { OwnMetric } from './own-metric.ts';
 import type { PromSample } from './own-metric.ts';
 import { budget, OVERFLOW_VALUE, SeriesTable3 } from './series-table.ts';
 
-class Series {
+export class Series {
   readonly labels: string; // `a="x",b="y",c="z"`, escaped once at creation
   readonly values: readonly string[];
+  /** The series every label set past the cap shares. */
+  readonly overflow: boolean;
+  /** The caller's slot: metrics.ts keeps the HDR operation of a series here (one lookup, not two). */
+  link: unknown = undefined;
   readonly counts: Float64Array; // per bucket, not cumulative; last slot is +Inf
   sum = 0;
   count = 0;
@@ -20,8 +24,9 @@ class Series {
   readonly exValue: Float64Array | null;
   readonly exTime: Float64Array | null;
 
-  constructor(names: readonly string[], values: readonly string[], slots: number, exemplars: boolean) {
+  constructor(names: readonly string[], values: readonly string[], slots: number, exemplars: boolean, overflow = false) {
     this.values = values;
+    this.overflow = overflow;
     this.labels = labelPairs(names, values);
     this.counts = new Float64Array(slots);
     this.exTrace = exemplars ? new Array<string>(slots).fill('') : null;
@@ -59,13 +64,13 @@ export class RedHistogram<K1 extends string | number, K2 extends string | number
     this.table = new SeriesTable3<K1, K2, K3, Series>(
       budget(cfg.maxSeries),
       (a, b, c) => new Series(this.labelNames, [String(a), String(b), String(c)], slots, this.exemplars),
-      () => new Series(this.labelNames, [OVERFLOW_VALUE, OVERFLOW_VALUE, OVERFLOW_VALUE], slots, this.exemplars),
+      () => new Series(this.labelNames, [OVERFLOW_VALUE, OVERFLOW_VALUE, OVERFLOW_VALUE], slots, this.exemplars, true),
       cfg.onOverflow,
     );
   }
 
-  /** Hot path. `traceId` '' means no exemplar; `nowMs` is only read when one is stored. */
-  observe(a: K1, b: K2, c: K3, v: number, traceId: string, spanId: string, nowMs: number): void {
+  /** Hot path. `traceId` '' means no exemplar; `nowMs` is only read when one is stored. Returns the series. */
+  observe(a: K1, b: K2, c: K3, v: number, traceId: string, spanId: string, nowMs: number): Series {
     const s = this.table.get(a, b, c);
     const i = bucketIndex(this.bounds, v);
     s.counts[i]!++;
@@ -77,6 +82,7 @@ export class RedHistogram<K1 extends string | number, K2 extends string | number
       s.exValue![i] = v;
       s.exTime![i] = nowMs;
     }
+    return s;
   }
 
   get seriesCount(): number {

@@ -20,6 +20,11 @@ const QUANTILE_LABELS = ['0.5', '0.9', '0.99', '0.999'].map((q) => `quantile="${
 
 /** One operation: its window, its precomputed label text and cumulative totals. */
 export class Operation {
+  /** The kind's operation every name past its cap shares (observations there are counted per call). */
+  get overflow(): boolean {
+    return this.name === OVERFLOW_VALUE;
+  }
+
   readonly kind: OperationKind;
   readonly name: string;
   readonly labels: string;
@@ -97,7 +102,16 @@ export class LatencySummary extends OwnMetric {
    * A sampled request (traceId non-empty) is offered to the slowest list.
    */
   record(kind: OperationKind, a: string, b: string, durationS: number, traceId = '', spanId = ''): void {
-    const op = this.tables.get(kind)!.get(a, b);
+    this.recordIn(this.operation(kind, a, b), durationS, traceId, spanId);
+  }
+
+  /** The operation a, b of `kind` (created, or the kind's overflow operation past its cap, which counts it). */
+  operation(kind: OperationKind, a: string, b: string): Operation {
+    return this.tables.get(kind)!.get(a, b);
+  }
+
+  /** Hot path: one observation of an operation found with operation(). */
+  recordIn(op: Operation, durationS: number, traceId: string, spanId: string): void {
     // Integer µs, clamped to the trackable range (bigger values count as the highest).
     const s = durationS < this.highestS ? durationS : this.highestS;
     const epoch = this.clock.epoch();

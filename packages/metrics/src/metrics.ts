@@ -8,7 +8,9 @@ import { renderRegistry } from './exposition.ts';
 import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from './format.ts';
 import { createHandler } from './handler.ts';
 import { RedHistogram } from './histogram.ts';
+import type { Series } from './histogram.ts';
 import { LATENCY_METRIC, LatencySummary, OPERATION_KINDS, resolveHdrOptions } from './latency-summary.ts';
+import type { Operation } from './latency-summary.ts';
 import { negotiate } from './negotiate.ts';
 import type { OwnMetric } from './own-metric.ts';
 import { EluGauge, startDefaultMetrics } from './runtime.ts';
@@ -144,6 +146,17 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     collect() { this.set(spanSource?.().inFlightBatches ?? 0); },
   }));
 
+  // A histogram series (method, route, status) always feeds the same HDR operation (method,
+  // route): it keeps a pointer to it, so a record costs one table lookup instead of two. Neither
+  // overflow series nor overflow operation keeps one (their observations are counted per call).
+  const operationOf = (s: Series, kind: OperationKind, a: string, b: string): Operation => {
+    const cached = s.link as Operation | undefined;
+    if (cached !== undefined) return cached;
+    const op = latency.operation(kind, a, b);
+    if (!s.overflow && !op.overflow) s.link = op;
+    return op;
+  };
+
   const record = (rec: OperationRecord): void => {
     try {
       const d = rec.durationS;
@@ -161,15 +174,15 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
         case 'http_server': {
           const method = str(rec.method, '_OTHER');
           const route = str(rec.route, '(unmatched)');
-          httpServer.observe(method, route, code(rec.statusCode), d, traceId, spanId, ts);
-          latency.record('http_server', method, route, d, sampledId, spanId);
+          const s = httpServer.observe(method, route, code(rec.statusCode), d, traceId, spanId, ts);
+          latency.recordIn(operationOf(s, 'http_server', method, route), d, sampledId, spanId);
           return;
         }
         case 'http_client': {
           const method = str(rec.method, '_OTHER');
           const host = str(rec.serverAddress, '(unknown)');
-          httpClient.observe(method, host, code(rec.statusCode), d, traceId, spanId, ts);
-          latency.record('http_client', method, host, d, sampledId, spanId);
+          const s = httpClient.observe(method, host, code(rec.statusCode), d, traceId, spanId, ts);
+          latency.recordIn(operationOf(s, 'http_client', method, host), d, sampledId, spanId);
           return;
         }
         case 'rpc_server':
@@ -178,8 +191,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
           const method = str(rec.rpcMethod, '(unknown)');
           // A missing gRPC code is UNKNOWN (2), not OK.
           const grpc = typeof rec.grpcStatusCode === 'number' ? rec.grpcStatusCode | 0 : 2;
-          (rec.kind === 'rpc_server' ? rpcServer : rpcClient).observe(service, method, grpc, d, traceId, spanId, ts);
-          latency.record(rec.kind, service, method, d, sampledId, spanId);
+          const s = (rec.kind === 'rpc_server' ? rpcServer : rpcClient).observe(service, method, grpc, d, traceId, spanId, ts);
+          latency.recordIn(operationOf(s, rec.kind, service, method), d, sampledId, spanId);
           return;
         }
         default:

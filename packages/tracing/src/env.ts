@@ -234,20 +234,53 @@ export function resolveExporterName(env: Env, warn: Warn = noWarn): ExporterName
   return names[0] === 'none' ? 'none' : 'otlp';
 }
 
+export type OtlpProtocol = 'http/protobuf' | 'http/json';
+export type OtlpCompression = 'gzip' | 'none';
+
 /**
- * We send OTLP/HTTP with JSON bodies, which every OTLP/HTTP receiver accepts on the same path as
- * protobuf; gRPC is another port and protocol, so asking for it deserves a line.
+ * The first of the per-signal and the general variable that is set (the spec's precedence), with
+ * the name it came from; an explicit option comes first.
  */
-export function checkProtocol(env: Env, warn: Warn = noWarn): void {
-  for (const name of ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL']) {
-    const raw = envValue(env, name);
-    if (raw === undefined) continue;
-    const v = raw.toLowerCase();
-    if (v !== 'http/json' && v !== 'http/protobuf') {
-      warn(`${name}=${quote(raw)} is not supported; tailtrace sends OTLP http/json (an OTLP/HTTP endpoint, usually port 4318)`);
-    }
-    return;
+function signalVariable(env: Env, name: string): { name: string; value: string } | undefined {
+  for (const n of [`OTEL_EXPORTER_OTLP_TRACES_${name}`, `OTEL_EXPORTER_OTLP_${name}`]) {
+    const value = envValue(env, n);
+    if (value !== undefined) return { name: n, value };
   }
+  return undefined;
+}
+
+/**
+ * OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL: http/protobuf (the
+ * spec's default) or http/json. gRPC is another port and transport, so asking for it (or for
+ * anything else) gets a line and the default.
+ */
+export function resolveProtocol(explicit: unknown, env: Env, warn: Warn = noWarn): OtlpProtocol {
+  if (explicit !== undefined) {
+    if (explicit === 'http/protobuf' || explicit === 'http/json') return explicit;
+    warn(`option protocol=${quote(explicit)} is neither 'http/protobuf' nor 'http/json'; using http/protobuf`);
+    return 'http/protobuf';
+  }
+  const v = signalVariable(env, 'PROTOCOL');
+  if (v === undefined) return 'http/protobuf';
+  const lower = v.value.toLowerCase();
+  if (lower === 'http/protobuf' || lower === 'http/json') return lower;
+  warn(`${v.name}=${quote(v.value)} is not supported; using http/protobuf (tailtrace sends OTLP over HTTP, usually port 4318)`);
+  return 'http/protobuf';
+}
+
+/** OTEL_EXPORTER_OTLP_TRACES_COMPRESSION, else OTEL_EXPORTER_OTLP_COMPRESSION: gzip or none (default). */
+export function resolveCompression(explicit: unknown, env: Env, warn: Warn = noWarn): OtlpCompression {
+  if (explicit !== undefined) {
+    if (explicit === 'gzip' || explicit === 'none') return explicit;
+    warn(`option compression=${quote(explicit)} is neither 'gzip' nor 'none'; using none`);
+    return 'none';
+  }
+  const v = signalVariable(env, 'COMPRESSION');
+  if (v === undefined) return 'none';
+  const lower = v.value.toLowerCase();
+  if (lower === 'gzip' || lower === 'none') return lower;
+  warn(`${v.name}=${quote(v.value)} is not supported (gzip or none); sending uncompressed`);
+  return 'none';
 }
 
 // RFC 9110 token characters for header names; values may not hold control characters (Node

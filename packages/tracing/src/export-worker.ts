@@ -1,4 +1,5 @@
-// Runs in a worker thread: POSTs OTLP request bodies that the main thread already serialized.
+// Runs in a worker thread: POSTs OTLP request bodies that the main thread already encoded
+// (compressing them here when asked).
 // Keeping all HTTP client work in this isolate matters for speed: when the exporter's requests
 // go through the same stream code as the service's responses, V8 re-optimizes that code for both
 // kinds of object and every response of the service pays for it (measured: +10 µs per request
@@ -13,6 +14,8 @@ export interface ExportWorkerData {
   headers: Record<string, string>;
   timeoutMs: number;
   maxInFlight: number;
+  contentType?: string;
+  compression?: 'gzip' | 'none';
 }
 export interface ExportJob {
   id: number;
@@ -21,7 +24,7 @@ export interface ExportJob {
 export type ExportReply = { id: number } & PostResult;
 
 const data = workerData as ExportWorkerData;
-const poster = createPoster({ url: data.url, headers: data.headers, timeoutMs: data.timeoutMs, maxInFlight: data.maxInFlight });
+const poster = createPoster(data);
 
 parentPort!.on('message', (job: ExportJob) => {
   poster.post(job.body, (result) => {

@@ -156,6 +156,27 @@ function appPrefix(app: AppLike): string {
   return p;
 }
 
+/**
+ * Whether a sub-app is mounted anywhere in `app` (through its visible routers): only then can a
+ * request leave the app its Route was dispatched in, which is what express-router-watch.ts is for.
+ */
+export function hasSubApp(app: unknown): boolean {
+  if (!isObject(app)) return false;
+  const stack = rootStack(app as AppLike);
+  return stack !== undefined && stackHasSubApp(stack, 0);
+}
+
+function stackHasSubApp(stack: unknown[], depth: number): boolean {
+  for (const item of stack) {
+    const layer = item as LayerLike;
+    if (layer.route !== undefined) continue;
+    if (layer.name === 'mounted_app') return true;
+    const inner = routerStackOf(layer);
+    if (inner !== undefined && depth < MAX_DEPTH && stackHasSubApp(inner, depth + 1)) return true;
+  }
+  return false;
+}
+
 function routerStackOf(layer: LayerLike): unknown[] | undefined {
   const handle = layer.handle;
   const stack = typeof handle === 'function' ? (handle as RouterLike).stack : undefined;

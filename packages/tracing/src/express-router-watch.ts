@@ -6,6 +6,7 @@
 // Subscribing makes router trace every layer invocation, so the handler stays small: no
 // allocation, one property read for requests we do not own.
 import dc from 'node:diagnostics_channel';
+import { hasSubApp } from './express-route.ts';
 import type { RouteSighting } from './express-route.ts';
 
 const START = 'tracing:express.router.request:start';
@@ -40,18 +41,39 @@ function onLayerStart(message: unknown): void {
 }
 
 /**
- * Starts watching (idempotent). One subscription per process: it lives as long as the process
- * because the express middleware that needs it has no lifecycle of its own; without requests of
- * ours in flight the handler returns after one lookup.
+ * Router's channel costs every traced layer of every request a context object and a few
+ * closures (about 1 µs a request, measured), and it is only needed to place a Route dispatched in
+ * a sub-app. So the middleware calls this with the app of each request: it starts watching the
+ * first time an app that has sub-apps mounted serves one. One subscription per process, kept for
+ * its life (the middleware has no lifecycle of its own); each app is looked at once.
  */
+export function watchRouterDispatchFor(app: unknown, find: StateLookup): void {
+  if (lookup !== undefined || held || typeof app !== 'function' || checked.has(app)) return;
+  checked.add(app);
+  if (hasSubApp(app)) watchRouterDispatch(find);
+}
+
+let checked = new WeakSet<object>();
+/** Set by unwatchRouterDispatch: tests exercise the path without the channel. */
+let held = false;
+
+/** Starts watching now (idempotent). */
 export function watchRouterDispatch(find: StateLookup): void {
   if (lookup === undefined) dc.subscribe(START, onLayerStart);
   lookup = find;
+  held = false;
 }
 
-/** Stops watching (tests use it to exercise the path without the channel). */
+/** Stops watching and keeps it off until allowRouterDispatchWatch() (tests use it to exercise the path without the channel). */
 export function unwatchRouterDispatch(): void {
+  held = true;
   if (lookup === undefined) return;
   dc.unsubscribe(START, onLayerStart);
   lookup = undefined;
+}
+
+/** Lets the middleware start watching again, looking at every app anew. */
+export function allowRouterDispatchWatch(): void {
+  held = false;
+  checked = new WeakSet<object>();
 }

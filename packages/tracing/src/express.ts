@@ -3,12 +3,14 @@
 // Per-request cost is kept to: one state object, one 'close' listener (a shared function, no
 // closure), one extract, one span. Attributes are only computed for recording spans.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Span } from '@opentelemetry/api';
+import { CHAIN_ROOT } from './context-chain.ts';
 import { normalizeMethod, pathOf, splitHostPort } from './http-common.ts';
 import { MIDDLEWARE, routeTemplate, UNMATCHED } from './express-route.ts';
 import type { RoutedRequest, RouteSighting } from './express-route.ts';
-import { watchRouterDispatch } from './express-router-watch.ts';
+import { watchRouterDispatchFor } from './express-router-watch.ts';
+import { endOperation } from './operation.ts';
 import type { Runtime } from './runtime.ts';
 
 export type NextFunction = (err?: unknown) => void;
@@ -35,11 +37,11 @@ function stateOf(res: object): ServerState | undefined {
 }
 
 export function createExpressMiddleware(rt: Runtime): ExpressMiddleware {
-  watchRouterDispatch(stateOf);
   return function tailtraceExpress(req, res, next) {
     const tres = res as TracedResponse;
     // Mounted twice (app and sub-app): the outer instance owns the request.
     if (tres[kState] !== undefined) return next();
+    watchRouterDispatchFor((req as RoutedRequest).app, stateOf);
     const start = performance.now();
     const method = normalizeMethod(req.method);
     const state: ServerState = {
@@ -51,7 +53,7 @@ export function createExpressMiddleware(rt: Runtime): ExpressMiddleware {
     // listener covers both.
     res.on('close', onClose);
     if (!rt.enabled) return next();
-    const parent = propagation.extract(ROOT_CONTEXT, req.headers);
+    const parent = propagation.extract(CHAIN_ROOT, req.headers);
     const span = rt.tracer.startSpan(method === '_OTHER' ? 'HTTP' : method, { kind: SpanKind.SERVER, startTime: start }, parent);
     state.span = span;
     if (span.isRecording()) setRequestAttributes(span, req, method);
@@ -94,18 +96,8 @@ function onClose(this: TracedResponse): void {
   const template = routeTemplate(state.req, state, state.root);
   const route = template ?? pseudoRoute(statusCode);
   const span = state.span;
-  let traceId: string | undefined;
-  let spanId: string | undefined;
-  if (span !== undefined) {
-    if (span.isRecording()) finishSpan(span, state, route, template !== undefined, statusCode, completed);
-    span.end(end);
-    const sc = span.spanContext();
-    if ((sc.traceFlags & 1) === 1) {
-      traceId = sc.traceId;
-      spanId = sc.spanId;
-    }
-  }
-  state.rt.emit({ kind: 'http_server', durationS: (end - state.start) / 1000, method: state.method, route, statusCode, traceId, spanId });
+  if (span !== undefined && span.isRecording()) finishSpan(span, state, route, template !== undefined, statusCode, completed);
+  endOperation(state.rt, span, end, { kind: 'http_server', durationS: (end - state.start) / 1000, method: state.method, route, statusCode });
 }
 
 /**

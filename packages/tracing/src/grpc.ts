@@ -1,11 +1,15 @@
 // gRPC server and client interceptors built on grpc-js's own interceptor APIs (no patching).
-// grpc-js is an optional peer dependency, so it is loaded lazily on first use.
+// grpc-js is an optional peer dependency, so it is loaded lazily on first use. Unary methods
+// whose handlers grpcService() wrapped (grpc-service.ts) are traced there: the server
+// interceptor hands their calls on untouched, so they skip grpc-js's interceptor layer.
 import { createRequire } from 'node:module';
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Context, Span, TextMapGetter, TextMapSetter } from '@opentelemetry/api';
 import type * as GrpcModule from '@grpc/grpc-js';
 import type { Interceptor, Metadata, ServerInterceptor, StatusObject } from '@grpc/grpc-js';
+import { CHAIN_ROOT } from './context-chain.ts';
 import { parseGrpcPeer, parseGrpcTarget } from './grpc-target.ts';
+import { endOperation } from './operation.ts';
 import type { Runtime } from './runtime.ts';
 
 export type { Interceptor as GrpcClientInterceptor, ServerInterceptor as GrpcServerInterceptor } from '@grpc/grpc-js';
@@ -88,7 +92,7 @@ function statusName(code: number): string {
   return GRPC_STATUS_NAMES[code] ?? String(code);
 }
 
-function deadlineMs(deadline: unknown): number | undefined {
+export function deadlineMs(deadline: unknown): number | undefined {
   const at = deadline instanceof Date ? deadline.getTime() : typeof deadline === 'number' ? deadline : Infinity;
   return Number.isFinite(at) ? at : undefined;
 }
@@ -118,7 +122,7 @@ interface MessageCounts {
 }
 
 /** One semconv rpc.message event per message, when the option asks for them (ids count from 1). */
-function messageEvent(span: Span | undefined, rt: Runtime, type: 'SENT' | 'RECEIVED', id: number): void {
+export function messageEvent(span: Span | undefined, rt: Runtime, type: 'SENT' | 'RECEIVED', id: number): void {
   if (rt.grpcMessageEvents === true && span !== undefined && span.isRecording()) {
     span.addEvent('rpc.message', { 'rpc.message.type': type, 'rpc.message.id': id });
   }
@@ -132,7 +136,8 @@ function setRpcAttributes(span: Span, rpc: RpcName, deadline: number | undefined
   if (deadline !== undefined) span.setAttribute('rpc.grpc.deadline_remaining_ms', Math.max(0, Math.round(deadline - now)));
 }
 
-class ServerCall implements MessageCounts {
+/** One traced server call, whichever way it is observed (interceptor or wrapped handler). */
+export class ServerCall implements MessageCounts {
   readonly rt: Runtime;
   readonly rpc: RpcName;
   readonly start = performance.now();
@@ -151,7 +156,7 @@ class ServerCall implements MessageCounts {
 
   begin(md: Metadata): void {
     if (!this.rt.enabled) return;
-    const parent = propagation.extract(ROOT_CONTEXT, md, metadataGetter);
+    const parent = propagation.extract(CHAIN_ROOT, md, metadataGetter);
     const span = this.rt.tracer.startSpan(this.rpc.name, { kind: SpanKind.SERVER, startTime: this.start }, parent);
     if (span.isRecording()) setRpcAttributes(span, this.rpc, this.deadline, Date.now());
     this.span = span;
@@ -162,21 +167,10 @@ class ServerCall implements MessageCounts {
     if (this.done) return;
     this.done = true;
     const end = performance.now();
-    let traceId: string | undefined;
-    let spanId: string | undefined;
     const span = this.span;
-    if (span !== undefined) {
-      if (span.isRecording()) endRpcSpan(span, code, details, this);
-      span.end(end);
-      const sc = span.spanContext();
-      if ((sc.traceFlags & 1) === 1) {
-        traceId = sc.traceId;
-        spanId = sc.spanId;
-      }
-    }
-    this.rt.emit({
-      kind: 'rpc_server', durationS: (end - this.start) / 1000,
-      rpcService: this.rpc.service, rpcMethod: this.rpc.method, grpcStatusCode: code, traceId, spanId,
+    if (span !== undefined && span.isRecording()) endRpcSpan(span, code, details, this);
+    endOperation(this.rt, span, end, {
+      kind: 'rpc_server', durationS: (end - this.start) / 1000, rpcService: this.rpc.service, rpcMethod: this.rpc.method, grpcStatusCode: code,
     });
   }
 
@@ -203,20 +197,25 @@ class ServerCall implements MessageCounts {
 
 export function createServerInterceptor(rt: Runtime): ServerInterceptor {
   return function tailtraceServerInterceptor(methodDescriptor, call) {
+    if (rt.grpcWrapped?.has(methodDescriptor.path) === true) return call as GrpcModule.ServerInterceptingCall;
     const st = new ServerCall(rt, parseRpcPath(methodDescriptor.path), deadlineMs(call.getDeadline()));
-    // Every listener step forwards inside the span's context: grpc-js invokes the handler from
-    // these callbacks (unary/server-streaming on half-close, the streaming kinds on metadata),
-    // so the handler and its stream events run with the server span active.
+    // grpc-js runs the handler from these callbacks: unary and server-streaming handlers on
+    // half-close, the client-streaming kinds on metadata (and their stream events on each
+    // message). Those steps forward inside the span's context, so the handler and its stream
+    // events run with the server span active; the others need no context switch.
+    const streamIn = methodDescriptor.requestStream;
     return new (grpc().ServerInterceptingCall)(call, {
       start(next) {
         next({
           onReceiveMetadata(md, nextMd) {
             st.begin(md);
-            context.with(st.ctx, nextMd, undefined, md);
+            if (streamIn) context.with(st.ctx, nextMd, undefined, md);
+            else nextMd(md);
           },
           onReceiveMessage(msg: unknown, nextMsg) {
             messageEvent(st.span, rt, 'RECEIVED', ++st.received);
-            context.with(st.ctx, nextMsg, undefined, msg);
+            if (streamIn) context.with(st.ctx, nextMsg, undefined, msg);
+            else nextMsg(msg);
           },
           onReceiveHalfClose(nextHc) {
             context.with(st.ctx, nextHc);
@@ -255,28 +254,17 @@ export function createClientInterceptor(rt: Runtime): Interceptor {
       if (done) return;
       done = true;
       const end = performance.now();
-      let traceId: string | undefined;
-      let spanId: string | undefined;
-      if (span !== undefined) {
-        if (span.isRecording()) {
-          const peerName = inner.getPeer();
-          const peer = peerName === target ? undefined : parseGrpcPeer(peerName);
-          if (peer !== undefined) {
-            span.setAttribute('network.peer.address', peer.address);
-            if (peer.port !== undefined) span.setAttribute('network.peer.port', peer.port);
-          }
-          endRpcSpan(span, status.code, status.details, counts);
+      if (span !== undefined && span.isRecording()) {
+        const peerName = inner.getPeer();
+        const peer = peerName === target ? undefined : parseGrpcPeer(peerName);
+        if (peer !== undefined) {
+          span.setAttribute('network.peer.address', peer.address);
+          if (peer.port !== undefined) span.setAttribute('network.peer.port', peer.port);
         }
-        span.end(end);
-        const sc = span.spanContext();
-        if ((sc.traceFlags & 1) === 1) {
-          traceId = sc.traceId;
-          spanId = sc.spanId;
-        }
+        endRpcSpan(span, status.code, status.details, counts);
       }
-      rt.emit({
-        kind: 'rpc_client', durationS: (end - start) / 1000,
-        rpcService: rpc.service, rpcMethod: rpc.method, grpcStatusCode: status.code, traceId, spanId,
+      endOperation(rt, span, end, {
+        kind: 'rpc_client', durationS: (end - start) / 1000, rpcService: rpc.service, rpcMethod: rpc.method, grpcStatusCode: status.code,
       });
     };
     return new (grpc().InterceptingCall)(inner, {

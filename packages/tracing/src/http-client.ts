@@ -8,6 +8,7 @@ import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentele
 import type { Context, Span, TextMapSetter } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
 import { normalizeMethod, splitHostPort } from './http-common.ts';
+import { endOperation } from './operation.ts';
 import { QueryRedactor, redactUserinfo } from './redact.ts';
 import type { Runtime } from './runtime.ts';
 
@@ -101,29 +102,21 @@ function begin(
 function end(rt: Runtime, state: ClientState, err: unknown): void {
   const endTime = performance.now();
   const span = state.span;
-  let traceId: string | undefined;
-  let spanId: string | undefined;
-  if (span !== undefined) {
-    if (span.isRecording()) {
-      if (state.statusCode !== 0) span.setAttribute('http.response.status_code', state.statusCode);
-      // Semconv: on the client 4xx and 5xx are errors, and so is getting no response at all.
-      if (err !== undefined) {
-        span.setAttribute('error.type', errorType(err));
-        if (err instanceof Error) span.recordException(err);
-        span.setStatus({ code: SpanStatusCode.ERROR });
-      } else if (state.statusCode >= 400) {
-        span.setAttribute('error.type', String(state.statusCode));
-        span.setStatus({ code: SpanStatusCode.ERROR });
-      }
-    }
-    span.end(endTime);
-    const sc = span.spanContext();
-    if ((sc.traceFlags & 1) === 1) {
-      traceId = sc.traceId;
-      spanId = sc.spanId;
+  if (span !== undefined && span.isRecording()) {
+    if (state.statusCode !== 0) span.setAttribute('http.response.status_code', state.statusCode);
+    // Semconv: on the client 4xx and 5xx are errors, and so is getting no response at all.
+    if (err !== undefined) {
+      span.setAttribute('error.type', errorType(err));
+      if (err instanceof Error) span.recordException(err);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    } else if (state.statusCode >= 400) {
+      span.setAttribute('error.type', String(state.statusCode));
+      span.setStatus({ code: SpanStatusCode.ERROR });
     }
   }
-  rt.emit({ kind: 'http_client', durationS: (endTime - state.start) / 1000, method: state.method, serverAddress: state.host, statusCode: state.statusCode, traceId, spanId });
+  endOperation(rt, span, endTime, {
+    kind: 'http_client', durationS: (endTime - state.start) / 1000, method: state.method, serverAddress: state.host, statusCode: state.statusCode,
+  });
 }
 
 function errorType(err: unknown): string {

@@ -1,13 +1,13 @@
 // Propagator assembly. tracecontext is our own W3C propagator: traceparent per traceparent.ts,
 // tracestate member by member per tracestate.ts, and Level 2's random trace-id flag.
 //
-// The random flag cannot live in the SDK's spans: the SDK sets a new span's traceFlags to exactly
-// SAMPLED or NONE. It describes the trace-id, so it is decided when we inject:
+// The random flag cannot live in the spans: like the SDK's, ours set a new span's traceFlags to
+// exactly SAMPLED or NONE. It describes the trace-id, so it is decided when we inject:
 //  - a remote span context (pass-through) keeps the flag it arrived with;
 //  - a span continuing a trace received in this context (extract marks the context with the
 //    remote parent) takes the parent's flag, as Level 2 requires of a participant continuing it;
-//  - any other trace-id was generated in this process by the SDK's RandomIdGenerator, whose 16
-//    bytes are all random, so the flag is set.
+//  - any other trace-id was generated in this process by our tracer (ids.ts), whose 16 bytes are
+//    all (pseudo-)random, so the flag is set.
 // Sampling still reads bit 0 only (ParentBasedSampler masks with TraceFlags.SAMPLED).
 import { createContextKey, isSpanContextValid, trace } from '@opentelemetry/api';
 import type { Context, SpanContext, TextMapGetter, TextMapPropagator, TextMapSetter } from '@opentelemetry/api';

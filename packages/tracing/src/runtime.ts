@@ -9,6 +9,8 @@ export interface Runtime {
   readonly enabled: boolean;
   /** TracingOptions.grpcMessageEvents: one rpc.message event per gRPC message. */
   readonly grpcMessageEvents?: boolean;
+  /** Paths of the unary methods grpcService() traces itself (the server interceptor steps aside for them). */
+  readonly grpcWrapped?: Set<string>;
   emit(rec: OperationRecord): void;
 }
 

@@ -3,10 +3,10 @@
 // nothing here throws (a typo must never take the service down).
 import type { Sampler, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
 import {
-  checkProtocol, intFromEnv, otlpHeaders, parseBoolean, parseResourceAttributes, quote, resolveEndpoint, resolveExporterName,
-  resolvePropagators, resolveSamplerName, resolveSamplerRatio, resolveServiceName,
+  intFromEnv, otlpHeaders, parseBoolean, parseResourceAttributes, quote, resolveCompression, resolveEndpoint, resolveExporterName,
+  resolvePropagators, resolveProtocol, resolveSamplerName, resolveSamplerRatio, resolveServiceName,
 } from './env.ts';
-import type { Env, Warn } from './env.ts';
+import type { Env, OtlpCompression, OtlpProtocol, Warn } from './env.ts';
 import { resolveSpanLimits } from './span-limits.ts';
 import type { OperationRecord, PropagatorName, SamplerName, SpanLimits, TracingOptions } from './types.ts';
 
@@ -16,8 +16,11 @@ export interface TracingSettings {
   /** Resource attributes before the SDK's defaults are merged in (service.name included when known). */
   resourceAttributes: Record<string, string | number | boolean>;
   disabled: boolean;
-  /** What to export to: OTLP at `endpoint`, a custom exporter, or nothing. */
-  exporter: { kind: 'otlp'; endpoint: string } | { kind: 'custom'; exporter: SpanExporter } | { kind: 'none'; why: string };
+  /** What to export to: OTLP at `endpoint` (in `protocol`, maybe gzipped), a custom exporter, or nothing. */
+  exporter:
+    | { kind: 'otlp'; endpoint: string; protocol: OtlpProtocol; compression: OtlpCompression }
+    | { kind: 'custom'; exporter: SpanExporter }
+    | { kind: 'none'; why: string };
   /** The URL we were configured with, also when it is unusable or unused (never printed unmasked). */
   endpoint: string;
   headers: Record<string, string>;
@@ -103,8 +106,9 @@ function exporterChoice(options: TracingOptions, env: Env, explicit: string | un
   else if (resolveExporterName(env, warn) === 'none') return { kind: 'none', why: 'exporter none' };
   const endpoint = resolveEndpoint(explicit, env, warn);
   if (endpoint === undefined) return { kind: 'none', why: 'invalid endpoint' };
-  checkProtocol(env, warn);
-  return { kind: 'otlp', endpoint };
+  return {
+    kind: 'otlp', endpoint, protocol: resolveProtocol(options.protocol, env, warn), compression: resolveCompression(options.compression, env, warn),
+  };
 }
 
 function queueSettings(options: TracingOptions, env: Env, warn: Warn): TracingSettings['queue'] {

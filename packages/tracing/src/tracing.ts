@@ -2,21 +2,29 @@
 // the context manager, propagator and tracer provider globally (so any library using the OTel
 // API parents its spans under ours), and hands out the instrumentations.
 import { context, propagation, ProxyTracerProvider, trace } from '@opentelemetry/api';
-import type { Tracer } from '@opentelemetry/api';
+import type { Tracer, TracerProvider } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import { TracerProvider } from '@opentelemetry/sdk-trace';
-import type { Sampler, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
-import type { Interceptor, ServerInterceptor } from '@grpc/grpc-js';
+import type { Resource } from '@opentelemetry/resources';
+import type { Sampler } from '@opentelemetry/sdk-trace';
+import type { Interceptor, ServerInterceptor, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { quote } from './env.ts';
 import { BoundedSpanProcessor } from './export.ts';
-import { WorkerOtlpExporter } from './worker-exporter.ts';
+import type { QueueOptions } from './export-loop.ts';
 import { createExpressErrorHandler, createExpressMiddleware } from './express.ts';
 import type { ExpressErrorMiddleware, ExpressMiddleware } from './express.ts';
 import { createClientInterceptor, createServerInterceptor } from './grpc.ts';
+import { wrapGrpcService } from './grpc-service.ts';
 import { enableHttpClientTracing } from './http-client.ts';
 import { whileHeld } from './keep-alive.ts';
 import { currentTraceIds, pinoMixin } from './log.ts';
+import { OtlpSpanExport } from './otlp-export.ts';
+import type { SpanBatch } from './otlp-export.ts';
+import { JsonBatch } from './otlp-json.ts';
+import { ProtobufBatch } from './otlp-protobuf.ts';
+import { OtlpTransport } from './otlp-transport.ts';
+import { Pipeline } from './pipeline.ts';
+import type { SpanSink } from './pipeline.ts';
 import { buildPropagator } from './propagation.ts';
 import { maskUrl, scrubSecrets, secretsOf } from './redact.ts';
 import { safeEmitter } from './runtime.ts';
@@ -24,6 +32,7 @@ import type { Runtime } from './runtime.ts';
 import { buildSampler } from './sampler.ts';
 import { resolveSettings, stderrWarn } from './settings.ts';
 import type { TracingSettings } from './settings.ts';
+import { LeanTracerProvider } from './tracer.ts';
 import type { ExportStats, TraceIds, TracingOptions } from './types.ts';
 
 export const TRACER_NAME = '@tailtrace/tracing';
@@ -31,7 +40,7 @@ export const TRACER_NAME = '@tailtrace/tracing';
 export interface Tracing {
   /** Tracer of this instance (a no-op tracer when disabled). */
   readonly tracer: Tracer;
-  /** The SDK provider; undefined when disabled. */
+  /** The tracer provider registered with the OpenTelemetry API; undefined when disabled. */
   readonly provider: TracerProvider | undefined;
   readonly serviceName: string;
   /**
@@ -51,6 +60,13 @@ export interface Tracing {
   readonly grpcServerInterceptor: ServerInterceptor;
   /** grpc-js client Interceptor: `new Client(addr, creds, { interceptors: [tracing.grpcClientInterceptor] })`. */
   readonly grpcClientInterceptor: Interceptor;
+  /**
+   * The implementation with its unary handlers traced, for `server.addService(service,
+   * tracing.grpcService(service, impl))`: those calls skip grpc-js's interceptor layer, the
+   * cheapest way to trace them. Keep grpcServerInterceptor on the server for the streaming
+   * methods; it steps aside for the wrapped ones.
+   */
+  grpcService<T extends UntypedServiceImplementation>(service: ServiceDefinition, impl: T): T;
   /** Subscribes fetch/undici and node:http(s) diagnostics channels (idempotent); returns the disposer. */
   enableHttpClientTracing(): () => void;
   stats(): ExportStats;
@@ -90,7 +106,10 @@ class TracingImpl implements Tracing {
   readonly exportTarget: string;
   readonly #settings: TracingSettings;
   readonly #rt: Runtime;
-  readonly #processor: BoundedSpanProcessor | undefined;
+  /** Ours and the user's processors; undefined when disabled. */
+  readonly #pipeline: Pipeline | undefined;
+  /** The export path whose counters stats() reports. */
+  readonly #export: (SpanSink & { stats(): ExportStats }) | undefined;
   readonly #registered = { context: false, propagation: false, trace: false };
   #serverInterceptor: ServerInterceptor | undefined;
   #clientInterceptor: Interceptor | undefined;
@@ -111,24 +130,22 @@ class TracingImpl implements Tracing {
       // No SDK at all: instrumentations skip span work but still emit OperationRecords.
       this.tracer = new ProxyTracerProvider().getTracer(TRACER_NAME);
       this.provider = undefined;
-      this.#processor = undefined;
-      this.#rt = { tracer: this.tracer, enabled: false, emit };
+      this.#pipeline = undefined;
+      this.#export = undefined;
+      this.#rt = { tracer: this.tracer, enabled: false, emit, grpcWrapped: new Set() };
     } else {
-      const exporter = buildExporter(settings);
-      this.#processor = exporter === undefined ? undefined : new BoundedSpanProcessor(exporter, {
-        ...settings.queue,
-        onFirstExportError: firstExportErrorReporter(settings, this.exportTarget),
-      });
-      const processors: SpanProcessor[] = [...(this.#processor ? [this.#processor] : []), ...settings.spanProcessors];
+      this.#export = buildExport(settings, resource, this.exportTarget);
+      this.#pipeline = new Pipeline(this.#export ? [this.#export] : [], settings.spanProcessors, stderrWarn);
       const sampler: Sampler = 'shouldSample' in settings.sampler ? settings.sampler : buildSampler(settings.sampler.name, settings.sampler.ratio);
-      this.provider = new TracerProvider({ resource, sampler, spanProcessors: processors, spanLimits: settings.spanLimits });
-      this.tracer = this.provider.getTracer(TRACER_NAME);
-      this.#rt = { tracer: this.tracer, enabled: true, emit, grpcMessageEvents: options.grpcMessageEvents === true };
+      const provider = new LeanTracerProvider({ resource, sampler, limits: settings.spanLimits, pipeline: this.#pipeline });
+      this.provider = provider;
+      this.tracer = provider.getTracer(TRACER_NAME);
+      this.#rt = { tracer: this.tracer, enabled: true, emit, grpcMessageEvents: options.grpcMessageEvents === true, grpcWrapped: new Set() };
       // Each set* returns false if someone else registered first; we then keep using our own
       // tracer directly and leave their registration alone on shutdown.
       this.#registered.context = context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
       this.#registered.propagation = propagation.setGlobalPropagator(buildPropagator(settings.propagators));
-      this.#registered.trace = trace.setGlobalTracerProvider(this.provider);
+      this.#registered.trace = trace.setGlobalTracerProvider(provider);
     }
     if (settings.httpClient) this.enableHttpClientTracing();
   }
@@ -151,6 +168,10 @@ class TracingImpl implements Tracing {
     return this.#clientInterceptor;
   }
 
+  grpcService<T extends UntypedServiceImplementation>(service: ServiceDefinition, impl: T): T {
+    return wrapGrpcService(this.#rt, service, impl);
+  }
+
   enableHttpClientTracing(): () => void {
     if (this.#httpDispose === undefined) {
       const ex = this.#settings.exporter;
@@ -168,15 +189,15 @@ class TracingImpl implements Tracing {
   }
 
   stats(): ExportStats {
-    return this.#processor?.stats() ?? { exported: 0, dropped: { queueFull: 0, exportFailed: 0 }, queued: 0, inFlightBatches: 0, abandonedBatches: 0 };
+    return this.#export?.stats() ?? { exported: 0, dropped: { queueFull: 0, exportFailed: 0 }, queued: 0, inFlightBatches: 0, abandonedBatches: 0 };
   }
 
   async forceFlush(): Promise<void> {
-    if (this.#processor === undefined) return;
-    // The processor's flush is bounded by its rounds times the export deadline; the hold is too.
+    if (this.#pipeline === undefined) return;
+    // The export loop's flush is bounded by its rounds times the export deadline; the hold is too.
     const q = this.#settings.queue;
     const bound = (Math.ceil(q.maxQueueSize / q.maxExportBatchSize) + 2) * q.exportTimeoutMillis;
-    await whileHeld(this.#processor.forceFlush(), bound);
+    await whileHeld(this.#pipeline.forceFlush(), bound);
   }
 
   shutdown(timeoutMs: number = 5000): Promise<void> {
@@ -194,7 +215,7 @@ class TracingImpl implements Tracing {
   async #doShutdown(timeoutMs: number): Promise<void> {
     try {
       this.#httpDispose?.();
-      if (this.provider !== undefined) await whileHeld(this.provider.shutdown(), timeoutMs);
+      if (this.#pipeline !== undefined) await whileHeld(this.#pipeline.shutdown(), timeoutMs);
     } finally {
       if (this.#registered.trace) trace.disable();
       if (this.#registered.propagation) propagation.disable();
@@ -223,14 +244,18 @@ function exportTarget(settings: TracingSettings): string {
   return `nowhere (${ex.why})`;
 }
 
-function buildExporter(settings: TracingSettings): SpanExporter | undefined {
+/** Where sampled spans are exported: OTLP (encoded as they end), a user's exporter, or nowhere. */
+function buildExport(settings: TracingSettings, resource: Resource, target: string): (SpanSink & { stats(): ExportStats }) | undefined {
   const ex = settings.exporter;
-  if (ex.kind === 'custom') return ex.exporter;
   if (ex.kind === 'none') return undefined;
-  return new WorkerOtlpExporter({
-    url: ex.endpoint, headers: settings.headers, timeoutMs: settings.queue.exportTimeoutMillis,
-    maxInFlight: settings.queue.maxInFlightBatches, thread: settings.exportThread,
+  const queue: QueueOptions = { ...settings.queue, onFirstExportError: firstExportErrorReporter(settings, target) };
+  if (ex.kind === 'custom') return new BoundedSpanProcessor(ex.exporter, queue);
+  const batch: SpanBatch = ex.protocol === 'http/json' ? new JsonBatch(resource) : new ProtobufBatch(resource);
+  const transport = new OtlpTransport({
+    url: ex.endpoint, headers: settings.headers, timeoutMs: settings.queue.exportTimeoutMillis, contentType: batch.contentType,
+    compression: ex.compression, maxInFlight: settings.queue.maxInFlightBatches, thread: settings.exportThread,
   });
+  return new OtlpSpanExport(batch, transport, queue);
 }
 
 /** The first failed export is reported once, with credentials and header values masked. */

@@ -47,6 +47,16 @@ export interface TracingOptions {
    */
   exporter?: SpanExporter | 'none';
   /**
+   * OTLP body encoding. Falls back to OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, then
+   * OTEL_EXPORTER_OTLP_PROTOCOL; default http/protobuf (the specification's default).
+   */
+  protocol?: 'http/protobuf' | 'http/json';
+  /**
+   * Compression of each export request. Falls back to OTEL_EXPORTER_OTLP_TRACES_COMPRESSION, then
+   * OTEL_EXPORTER_OTLP_COMPRESSION; default none.
+   */
+  compression?: 'gzip' | 'none';
+  /**
    * Where the OTLP/HTTP requests are made: 'worker' (default) sends from a worker thread so
    * telemetry never runs through the service's own socket and stream code; 'main' sends from the
    * main thread. Both have the same deadlines and bounds.

@@ -6,7 +6,9 @@ import express from 'express';
 import http from 'node:http';
 import { createTracing, isSampled, parseResourceAttributes } from '../src/index.ts';
 import type { OperationRecord, Tracing } from '../src/index.ts';
-import { intFromEnv, resolveEndpoint, resolveExporterName, resolvePropagators, resolveSamplerName, resolveSamplerRatio } from '../src/env.ts';
+import {
+  intFromEnv, resolveCompression, resolveEndpoint, resolveExporterName, resolvePropagators, resolveProtocol, resolveSamplerName, resolveSamplerRatio,
+} from '../src/env.ts';
 import { closeServer, listen, waitFor } from './helpers.ts';
 
 let tracing: Tracing | undefined;
@@ -28,6 +30,26 @@ test('endpoint resolution', () => {
   assert.equal(resolveEndpoint(undefined, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318/' }), 'http://c:4318/v1/traces');
   assert.equal(resolveEndpoint(undefined, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://t:1/custom' }), 'http://t:1/custom');
   assert.equal(resolveEndpoint('http://x/y', { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://t:1/custom' }), 'http://x/y');
+});
+
+test('OTLP protocol and compression: option, then the TRACES variable, then the general one; default http/protobuf, none', () => {
+  const lines: string[] = [];
+  const warn = (m: string) => lines.push(m);
+  assert.equal(resolveProtocol(undefined, {}, warn), 'http/protobuf');
+  assert.equal(resolveProtocol(undefined, { OTEL_EXPORTER_OTLP_PROTOCOL: 'HTTP/JSON' }, warn), 'http/json');
+  assert.equal(resolveProtocol(undefined, { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' }, warn), 'http/protobuf');
+  assert.equal(resolveProtocol('http/json', { OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' }, warn), 'http/json');
+  assert.equal(resolveProtocol(undefined, { OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: ' ', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }, warn), 'http/json', 'blank means unset');
+  assert.deepEqual(lines, []);
+  assert.equal(resolveProtocol(undefined, { OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'grpc' }, warn), 'http/protobuf');
+  assert.match(lines.pop()!, /^OTEL_EXPORTER_OTLP_TRACES_PROTOCOL="grpc" is not supported; using http\/protobuf/);
+  assert.equal(resolveCompression(undefined, {}, warn), 'none');
+  assert.equal(resolveCompression(undefined, { OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip' }, warn), 'gzip');
+  assert.equal(resolveCompression(undefined, { OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip', OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: 'none' }, warn), 'none');
+  assert.equal(resolveCompression('gzip', { OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: 'none' }, warn), 'gzip');
+  assert.deepEqual(lines, []);
+  assert.equal(resolveCompression(undefined, { OTEL_EXPORTER_OTLP_COMPRESSION: 'brotli' }, warn), 'none');
+  assert.match(lines.pop()!, /^OTEL_EXPORTER_OTLP_COMPRESSION="brotli" is not supported/);
 });
 
 test('sampler and propagator env parsing', () => {

@@ -40,30 +40,36 @@ async function hammer(port: number, n: number): Promise<number> {
   return worst;
 }
 
-test('OTLP/HTTP JSON reaches a real receiver; our own export request is not traced', async () => {
-  const rcv = await receiver();
-  cleanups.push(() => rcv.close());
-  const records: OperationRecord[] = [];
-  tracing = createTracing({ env: {}, serviceName: 'otlp-svc', endpoint: rcv.url, scheduledDelayMillis: 20, onOperation: (x) => records.push(x), resourceAttributes: { 'deployment.environment.name': 'test' } });
-  const port = await appServer(tracing);
-  await hammer(port, 5);
-  await tracing.forceFlush();
-  await waitFor(() => spansOf(rcv).filter((s) => s.kind === 2).length >= 5);
-  assert.equal(rcv.bodies[0]!.contentType, 'application/json');
-  const res = rcv.bodies[0]!.json.resourceSpans[0]!.resource.attributes;
-  assert.equal(res.find((a) => a.key === 'service.name')?.value.stringValue, 'otlp-svc');
-  assert.equal(res.find((a) => a.key === 'deployment.environment.name')?.value.stringValue, 'test');
-  const server = spansOf(rcv).filter((s) => s.name === 'GET /work/:n');
-  assert.equal(server.length, 5);
-  // Flush again: if the exporter's POST had been traced it would show up now.
-  await new Promise((r) => setTimeout(r, 50));
-  await tracing.forceFlush();
-  assert.equal(spansOf(rcv).filter((s) => s.name === 'POST').length, 0);
-  assert.equal(records.filter((x) => x.kind === 'http_client' && x.method === 'POST').length, 0);
-  const st = tracing.stats();
-  assert.ok(st.exported >= 10, JSON.stringify(st)); // 5 server + 5 fetch client spans
-  assert.deepEqual(st.dropped, { queueFull: 0, exportFailed: 0 });
-});
+const PROTOCOLS: Array<[string, Record<string, string>, string]> = [
+  ['http/protobuf (the default)', {}, 'application/x-protobuf'],
+  ['http/json', { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }, 'application/json'],
+];
+for (const [protocol, env, contentType] of PROTOCOLS) {
+  test(`OTLP ${protocol} reaches a real receiver; our own export request is not traced`, async () => {
+    const rcv = await receiver();
+    cleanups.push(() => rcv.close());
+    const records: OperationRecord[] = [];
+    tracing = createTracing({ env, serviceName: 'otlp-svc', endpoint: rcv.url, scheduledDelayMillis: 20, onOperation: (x) => records.push(x), resourceAttributes: { 'deployment.environment.name': 'test' } });
+    const port = await appServer(tracing);
+    await hammer(port, 5);
+    await tracing.forceFlush();
+    await waitFor(() => spansOf(rcv).filter((s) => s.kind === 2).length >= 5);
+    assert.equal(rcv.bodies[0]!.contentType, contentType);
+    const res = rcv.bodies[0]!.json.resourceSpans[0]!.resource.attributes;
+    assert.equal(res.find((a) => a.key === 'service.name')?.value.stringValue, 'otlp-svc');
+    assert.equal(res.find((a) => a.key === 'deployment.environment.name')?.value.stringValue, 'test');
+    const server = spansOf(rcv).filter((s) => s.name === 'GET /work/:n');
+    assert.equal(server.length, 5);
+    // Flush again: if the exporter's POST had been traced it would show up now.
+    await new Promise((r) => setTimeout(r, 50));
+    await tracing.forceFlush();
+    assert.equal(spansOf(rcv).filter((s) => s.name === 'POST').length, 0);
+    assert.equal(records.filter((x) => x.kind === 'http_client' && x.method === 'POST').length, 0);
+    const st = tracing.stats();
+    assert.ok(st.exported >= 10, JSON.stringify(st)); // 5 server + 5 fetch client spans
+    assert.deepEqual(st.dropped, { queueFull: 0, exportFailed: 0 });
+  });
+}
 
 test('endpoint answering 500: requests unaffected, failures counted, one warning', async () => {
   const rcv = await receiver();

@@ -91,7 +91,13 @@ interface Outcome {
   server: ReadableSpan | undefined;
 }
 
-function harnessFor(opts: { grpcMessageEvents?: boolean }) {
+/**
+ * How the server is traced: by the server interceptor alone, or with its unary handlers wrapped
+ * by grpcService() (the interceptor, still installed, then traces only the streaming methods).
+ */
+type ServerMode = 'interceptor' | 'grpcService';
+
+function harnessFor(opts: { grpcMessageEvents?: boolean }, mode: ServerMode = 'interceptor') {
   const ctx = {
     h: undefined as unknown as Harness,
     server: undefined as unknown as grpc.Server,
@@ -100,7 +106,8 @@ function harnessFor(opts: { grpcMessageEvents?: boolean }) {
   };
   before(async () => {
     ctx.h = setup({ httpClient: false, exporter: 'none', spanProcessors: [collector], ...opts });
-    ({ server: ctx.server, port: ctx.port } = await startGrpcServer([ctx.h.tracing.grpcServerInterceptor], impl));
+    const served = mode === 'grpcService' ? ctx.h.tracing.grpcService(loadEcho().service, impl) : impl;
+    ({ server: ctx.server, port: ctx.port } = await startGrpcServer([ctx.h.tracing.grpcServerInterceptor], served));
     ctx.client = newClient(`127.0.0.1:${ctx.port}`, ctx.h);
   });
   after(async () => {
@@ -190,8 +197,8 @@ function bidi(c: EchoClient, msgs: Msg[], opts: { end?: boolean; cancelAfterEcho
   });
 }
 
-describe('statuses and message counts, four call types', () => {
-  const ctx = harnessFor({});
+for (const mode of ['interceptor', 'grpcService'] as const) describe(`statuses and message counts, four call types (server traced by ${mode})`, () => {
+  const ctx = harnessFor({}, mode);
 
   test('unary OK: one message each way, no per-message events by default', async () => {
     const o = await outcome(ctx.h, () => unary(ctx.client, { text: 'hi' }));
@@ -379,8 +386,8 @@ describe('server.address and server.port from every target form', () => {
   });
 });
 
-describe('per-message events (grpcMessageEvents: true)', () => {
-  const ctx = harnessFor({ grpcMessageEvents: true });
+for (const mode of ['interceptor', 'grpcService'] as const) describe(`per-message events (grpcMessageEvents: true; ${mode})`, () => {
+  const ctx = harnessFor({ grpcMessageEvents: true }, mode);
   test('rpc.message events with type and id per direction on both sides', async () => {
     const o = await outcome(ctx.h, () => bidi(ctx.client, [{ text: '1' }, { text: '2' }, { text: '3' }]));
     for (const [side, span] of [['client', o.client], ['server', o.server]] as const) {
@@ -389,6 +396,13 @@ describe('per-message events (grpcMessageEvents: true)', () => {
       assert.deepEqual(of('SENT'), [1, 2, 3], side);
       assert.deepEqual(of('RECEIVED'), [1, 2, 3], side);
       assertCounts(span, 3, 3, side);
+    }
+  });
+  test('unary: one rpc.message event each way on both sides', async () => {
+    const o = await outcome(ctx.h, () => unary(ctx.client, { text: 'one' }));
+    for (const [side, span] of [['client', o.client], ['server', o.server]] as const) {
+      const events = span?.events.filter((e) => e.name === 'rpc.message') ?? [];
+      assert.deepEqual(events.map((e) => [e.attributes?.['rpc.message.type'], e.attributes?.['rpc.message.id']]).sort(), [['RECEIVED', 1], ['SENT', 1]], side);
     }
   });
 });

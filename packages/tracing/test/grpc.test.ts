@@ -51,7 +51,8 @@ const impl: grpc.UntypedServiceImplementation = {
   },
 };
 
-describe('gRPC interceptors', () => {
+// The server traced by its interceptor alone, or with its unary handlers wrapped by grpcService().
+for (const mode of ['interceptor', 'grpcService'] as const) describe(`gRPC interceptors (server: ${mode})`, () => {
   let h: Harness;
   let server: grpc.Server;
   let client: ReturnType<typeof makeClient>;
@@ -63,7 +64,8 @@ describe('gRPC interceptors', () => {
 
   before(async () => {
     h = setup({ httpClient: false });
-    ({ server, port } = await startGrpcServer([h.tracing.grpcServerInterceptor], impl));
+    const served = mode === 'grpcService' ? h.tracing.grpcService(loadEcho().service, impl) : impl;
+    ({ server, port } = await startGrpcServer([h.tracing.grpcServerInterceptor], served));
     client = makeClient([h.tracing.grpcClientInterceptor]);
     plain = makeClient([]);
   });

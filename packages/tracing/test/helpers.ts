@@ -4,12 +4,15 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { createTracing } from '../src/index.ts';
 import type { OperationRecord, Tracing, TracingOptions } from '../src/index.ts';
+import { decodeBody } from './otlp-decode.ts';
+import type { OtlpRequest } from './otlp-decode.ts';
 
 export interface Harness {
   tracing: Tracing;
@@ -119,20 +122,15 @@ export function unary(client: EchoClient, m: Msg, opts: grpc.CallOptions = {}, m
   return new Promise((resolve, reject) => client.Unary(m, md, opts, (e, r) => (e ? reject(e) : resolve(r ?? {}))));
 }
 
-// A real OTLP/HTTP receiver: it gets exactly what the exporter sends (JSON, see below) and can
-// be told to fail or hang.
+// A real OTLP/HTTP receiver: it gets exactly what the exporter sends (protobuf or JSON, gzipped
+// or not, decoded into the OTLP/JSON shape either way) and can be told to fail or hang.
 export interface Receiver {
   url: string;
-  bodies: Array<{ contentType: string | undefined; headers: http.IncomingHttpHeaders; json: OtlpRequest }>;
+  bodies: Array<{ contentType: string | undefined; encoding: string | undefined; headers: http.IncomingHttpHeaders; bytes: number; json: OtlpRequest }>;
   mode: 'ok' | 'fail500' | 'hang';
   close(): Promise<void>;
 }
-export interface OtlpRequest {
-  resourceSpans: Array<{
-    resource: { attributes: Array<{ key: string; value: { stringValue?: string } }> };
-    scopeSpans: Array<{ spans: Array<{ name: string; kind: number; traceId: string; attributes: Array<{ key: string }> }> }>;
-  }>;
-}
+export type { OtlpRequest };
 
 export async function receiver(): Promise<Receiver> {
   const r: Receiver = { url: '', bodies: [], mode: 'ok', close: async () => {} };
@@ -146,9 +144,12 @@ export async function receiver(): Promise<Receiver> {
         res.end('nope');
         return;
       }
-      r.bodies.push({ contentType: req.headers['content-type'], headers: req.headers, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) as OtlpRequest });
-      res.setHeader('content-type', 'application/json');
-      res.end('{}');
+      const raw = Buffer.concat(chunks);
+      const encoding = req.headers['content-encoding'];
+      const body = encoding === 'gzip' ? gunzipSync(raw) : raw;
+      r.bodies.push({ contentType: req.headers['content-type'], encoding, headers: req.headers, bytes: raw.length, json: decodeBody(req.headers['content-type'], body) });
+      res.setHeader('content-type', req.headers['content-type'] ?? 'application/x-protobuf');
+      res.end();
     });
   });
   const port = await listen(server);

@@ -1,5 +1,6 @@
 // The default exporter sends from a worker thread; these check what reaches a real OTLP/HTTP
-// receiver from it, the OTEL_EXPORTER_OTLP_*HEADERS variables, and the in-thread alternative.
+// receiver from it (both protocols, gzip), the OTEL_EXPORTER_OTLP_*HEADERS variables, and the
+// in-thread alternative.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { afterEach, test } from 'node:test';
@@ -30,23 +31,27 @@ test('OTEL_EXPORTER_OTLP_HEADERS, overridden by the _TRACES_ variant, are percen
 });
 
 for (const thread of ['worker', 'main'] as const) {
-  test(`exportThread ${thread}: spans arrive as OTLP JSON with the configured headers`, async () => {
-    rcv = await receiver();
-    tracing = createTracing({
-      env: { OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=blue,x-key=s%3Dcret' },
-      endpoint: rcv.url, exportThread: thread, scheduledDelayMillis: 10, httpClient: false, sampler: 'always_on',
+  for (const [env, contentType] of [[{}, 'application/x-protobuf'], [{ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip' }, 'application/json']] as const) {
+    test(`exportThread ${thread}: spans arrive as ${contentType}${'OTEL_EXPORTER_OTLP_COMPRESSION' in env ? ' (gzip)' : ''} with the configured headers`, async () => {
+      rcv = await receiver();
+      tracing = createTracing({
+        env: { OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=blue,x-key=s%3Dcret,Content-Type=text/plain', ...env },
+        endpoint: rcv.url, exportThread: thread, scheduledDelayMillis: 10, httpClient: false, sampler: 'always_on',
+      });
+      for (let i = 0; i < 5; i++) tracing.tracer.startSpan(`op-${i}`).end();
+      const r = rcv;
+      await waitFor(() => names(r).length >= 5, 5000);
+      assert.deepEqual(names(r).sort(), ['op-0', 'op-1', 'op-2', 'op-3', 'op-4']);
+      assert.equal(r.bodies[0]!.headers['x-tenant'], 'blue');
+      assert.equal(r.bodies[0]!.headers['x-key'], 's=cret');
+      // The body's own headers are ours whatever the configured ones say.
+      assert.equal(r.bodies[0]!.contentType, contentType);
+      assert.equal(r.bodies[0]!.encoding, 'OTEL_EXPORTER_OTLP_COMPRESSION' in env ? 'gzip' : undefined);
+      // The receiver has the spans; the success reply travels back from the worker a moment later.
+      await waitFor(() => tracing!.stats().exported === 5, 5000);
+      assert.deepEqual(tracing.stats().dropped, { queueFull: 0, exportFailed: 0 });
     });
-    for (let i = 0; i < 5; i++) tracing.tracer.startSpan(`op-${i}`).end();
-    const r = rcv;
-    await waitFor(() => names(r).length >= 5, 5000);
-    assert.deepEqual(names(r).sort(), ['op-0', 'op-1', 'op-2', 'op-3', 'op-4']);
-    assert.equal(r.bodies[0]!.headers['x-tenant'], 'blue');
-    assert.equal(r.bodies[0]!.headers['x-key'], 's=cret');
-    assert.match(String(r.bodies[0]!.contentType), /application\/json/);
-    // The receiver has the spans; the success reply travels back from the worker a moment later.
-    await waitFor(() => tracing!.stats().exported === 5, 5000);
-    assert.deepEqual(tracing.stats().dropped, { queueFull: 0, exportFailed: 0 });
-  });
+  }
 }
 
 test('the export worker never keeps the process alive, and a process that cannot start workers still exports', async () => {

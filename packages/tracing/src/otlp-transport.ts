@@ -1,23 +1,21 @@
-// OTLP/HTTP (JSON) span exporter whose network side runs in a worker thread (export-worker.ts).
-// The main thread only turns a batch into bytes, with the same serializer the OpenTelemetry
-// exporter uses, and transfers the buffer; it never touches a socket for telemetry. One worker
-// per exporter, unref'd so it never keeps a process alive; if it dies, the batches in flight
-// fail (and are counted by the processor) and the next batch starts a new one. Where no worker
-// can start (some process flags forbid them), or when asked to, the same poster runs in this
-// thread. Nothing here throws to the caller or into an event listener: every failure becomes a
-// FAILED result for the batch.
+// Sends encoded OTLP request bodies from a worker thread (export-worker.ts): the main thread only
+// transfers the bytes (no copy) and never touches a socket for telemetry. One worker per
+// transport, unref'd so it never keeps a process alive; if it dies, the batches in flight fail
+// (and are counted by the export loop) and the next batch starts a new one. Where no worker can
+// start (some process flags forbid them), or when asked to, the same poster runs in this thread.
+// Nothing here throws to the caller or into an event listener: every failure becomes a FAILED
+// result for the batch.
 import { Worker } from 'node:worker_threads';
 import { ExportResultCode } from '@opentelemetry/core';
 import type { ExportResult } from '@opentelemetry/core';
-import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import type { ExportJob, ExportReply, ExportWorkerData } from './export-worker.ts';
+import type { Transport } from './otlp-export.ts';
 import { createPoster } from './otlp-post.ts';
 import type { Poster, PostResult } from './otlp-post.ts';
 
 type Done = (result: ExportResult) => void;
 interface Pending {
-  spans: ReadableSpan[];
+  body: Uint8Array | undefined;
   done: Done;
   /** Fails the batch if the worker never answers (it answers by its own deadline unless it died or hangs). */
   guard: NodeJS.Timeout;
@@ -29,10 +27,12 @@ const workerFile = new URL(import.meta.url.endsWith('.ts') ? './export-worker.ts
 /** How long past the request deadline we wait for the worker's answer before giving the batch up. */
 const GUARD_GRACE_MS = 1000;
 
-export interface OtlpExporterOptions {
+export interface TransportOptions {
   url: string;
   headers: Record<string, string>;
   timeoutMs: number;
+  contentType: string;
+  compression: 'gzip' | 'none';
   /** Export requests in flight at once (default 2). */
   maxInFlight?: number;
   /** 'main' never starts a worker (default 'worker'). */
@@ -47,12 +47,21 @@ function safeDone(done: Done, result: ExportResult): void {
   try {
     done(result);
   } catch {
-    // the processor's callback never throws; a custom caller's must not reach a listener
+    // the export loop's callback never throws; nothing may reach a listener
   }
 }
 
-export class WorkerOtlpExporter implements SpanExporter {
-  readonly #data: ExportWorkerData;
+function resultOf(r: PostResult): ExportResult {
+  return r.ok ? { code: ExportResultCode.SUCCESS } : failed(r.error);
+}
+
+/** Transferable when the bytes own their whole buffer (the batches' bodies do). */
+function transferList(body: Uint8Array): ArrayBuffer[] {
+  return body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer ? [body.buffer] : [];
+}
+
+export class OtlpTransport implements Transport {
+  readonly #data: ExportWorkerData & { maxInFlight: number };
   readonly #pending = new Map<number, Pending>();
   #inThread: Poster | undefined;
   #inThreadError: string | undefined;
@@ -62,31 +71,28 @@ export class WorkerOtlpExporter implements SpanExporter {
   #nextId = 1;
   #shutdown = false;
 
-  constructor(opts: OtlpExporterOptions) {
-    this.#data = { url: opts.url, headers: opts.headers, timeoutMs: opts.timeoutMs, maxInFlight: Math.max(1, opts.maxInFlight ?? 2) };
+  constructor(opts: TransportOptions) {
+    this.#data = {
+      url: opts.url, headers: opts.headers, timeoutMs: opts.timeoutMs, maxInFlight: Math.max(1, opts.maxInFlight ?? 2),
+      contentType: opts.contentType, compression: opts.compression,
+    };
     this.#useThread = opts.thread === 'main';
   }
 
-  export(spans: ReadableSpan[], done: Done): void {
+  send(body: Uint8Array, done: Done): void {
     if (this.#shutdown) return safeDone(done, failed('exporter is shut down'));
     if (this.#pending.size >= this.#data.maxInFlight) return safeDone(done, failed(`${this.#data.maxInFlight} exports already in flight`));
-    let body: Uint8Array | undefined;
-    try {
-      body = JsonTraceSerializer.serializeRequest(spans);
-    } catch (err) {
-      return safeDone(done, failed(err instanceof Error ? err.message : String(err)));
-    }
-    if (body === undefined) return safeDone(done, failed('spans could not be serialized'));
     const worker = this.#useThread ? undefined : this.#ensureWorker();
     if (worker === undefined) return this.#postInThread(body, done);
     const id = this.#nextId++;
     const guard = setTimeout(() => this.#answer(id, failed(`the export worker did not answer within ${this.#data.timeoutMs + GUARD_GRACE_MS} ms`)),
       this.#data.timeoutMs + GUARD_GRACE_MS);
     guard.unref();
-    this.#pending.set(id, { spans, done, guard });
     const job: ExportJob = { id, body };
-    // Transfer, not copy, when the bytes own their whole buffer (they do: TextEncoder output).
-    const transfer = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer ? [body.buffer] : [];
+    // A transferred body is gone from this thread. Until the worker has answered once it may be
+    // one that cannot start here, so its first bodies are copied and kept to be sent in-thread.
+    const transfer = this.#workerAnswered ? transferList(body) : [];
+    this.#pending.set(id, { body: transfer.length === 0 ? body : undefined, done, guard });
     try {
       worker.postMessage(job, transfer);
     } catch (err) {
@@ -105,13 +111,13 @@ export class WorkerOtlpExporter implements SpanExporter {
   #postInThread(body: Uint8Array, done: Done): void {
     if (this.#inThread === undefined && this.#inThreadError === undefined) {
       try {
-        this.#inThread = createPoster({ url: this.#data.url, headers: this.#data.headers, timeoutMs: this.#data.timeoutMs, maxInFlight: this.#data.maxInFlight });
+        this.#inThread = createPoster(this.#data);
       } catch (err) {
         this.#inThreadError = `cannot export to this endpoint: ${err instanceof Error ? err.message : String(err)}`;
       }
     }
     if (this.#inThread === undefined) return safeDone(done, failed(this.#inThreadError ?? 'no exporter'));
-    this.#inThread.post(body, (r: PostResult) => safeDone(done, r.ok ? { code: ExportResultCode.SUCCESS } : failed(r.error)));
+    this.#inThread.post(body, (r) => safeDone(done, resultOf(r)));
   }
 
   /** The running worker, a new one, or undefined when none can start here (then this thread exports). */
@@ -129,7 +135,7 @@ export class WorkerOtlpExporter implements SpanExporter {
     }
     worker.on('message', (reply: ExportReply) => {
       this.#workerAnswered = true;
-      this.#answer(reply.id, reply.ok ? { code: ExportResultCode.SUCCESS } : failed(reply.error));
+      this.#answer(reply.id, resultOf(reply));
     });
     worker.on('error', (err) => this.#workerGone(worker, `export worker failed: ${err.message}`));
     worker.on('exit', (code) => this.#workerGone(worker, `export worker exited (${code})`));
@@ -149,16 +155,12 @@ export class WorkerOtlpExporter implements SpanExporter {
       for (const [id, p] of [...this.#pending]) {
         this.#pending.delete(id);
         clearTimeout(p.guard);
-        if (moveToThread) this.export(p.spans, p.done);
+        if (moveToThread && p.body !== undefined) this.#postInThread(p.body, p.done);
         else safeDone(p.done, failed(why));
       }
     } catch {
       // never into the worker's 'error'/'exit' listener: that would be an uncaught exception
     }
-  }
-
-  async forceFlush(): Promise<void> {
-    // The processor waits for each export's callback itself; nothing is buffered here.
   }
 
   async shutdown(): Promise<void> {
