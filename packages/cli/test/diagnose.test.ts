@@ -12,8 +12,9 @@ import {
 import type { PprofProfile } from '@tailtrace/formats';
 import type { DiagnoseReport, EvidenceBundle } from '../src/index.ts';
 import {
-  ORDERS_GET, encodeSamples, healthyOps, heapProfile, leakSnapshot, leakingOps, memoryBundle, samplesOf, writeBundle,
+  ORDERS_GET, encodeSamples, healthyOps, heapProfile, leakSnapshot, leakingOps, memoryBundle, sampler, samplesOf, writeBundle,
 } from './evidence-fixtures.ts';
+import { steadyWindows } from '../src/diagnose/latency.ts';
 import type { BundleSpec, OpSpec } from './evidence-fixtures.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tailtrace-diagnose-'));
@@ -312,6 +313,34 @@ describe('regression detection', () => {
     // a dependency that regressed alone still leads
     const alone = diagnose({ bundles: [side(1, ops(1, 1), 1)], snapshot: null }, { bundles: [side(2, ops(1, 9), 2)], snapshot: null });
     assert.match(alone.verdict[0]!, /^orders\.OrderService\/Get regressed/);
+  });
+
+  test('a stalled baseline window is set aside, as the trigger does: the regression that fired it still reads regressed', () => {
+    const ops = (f: number): OpSpec[] => [{ ...ORDERS_GET, dist: { medianMs: 8 * f, sigma: 0.3 }, n: 2000, baselineWindows: 8 }];
+    const base = side(1, ops(1), 1);
+    // One baseline window in which the machine stalled: a third of its requests waited ~100 ms.
+    const stalled = base.histograms.operations[0]!.baseline[3]! as { encoded: string; count: number };
+    stalled.encoded = encodeSamples(Array.from({ length: 2000 }, sampler({ medianMs: 8, sigma: 0.3, tailShare: 0.35, tailMs: 100 }, 7)));
+    stalled.count = 2000;
+    const r = diagnose({ bundles: [base], snapshot: null }, { bundles: [side(2, ops(4), 2)], snapshot: null });
+    const op = r.operations[0]!;
+    assert.equal(op.status, 'regressed', op.why);
+    assert.equal(op.baseline!.stalledWindowsSetAside, 1);
+    assert.equal(op.baseline!.windows, 8, "the bundle's own window and 7 of its 8 baseline windows");
+    assert.match(op.why, /; 1 stalled baseline window set aside \(P99 over 3x the median window's\)$/);
+    assert.match(r.verdict[0]!, /^GET \/orders\/:id regressed/);
+    // Why it matters: the stalled window alone is slower than the regression, so merged in, it
+    // made the regression read "improved".
+    assert.ok(hdr.decodeFromCompressedBase64(stalled.encoded).getValueAtPercentile(99) / 1000 > op.current!.ms.p99);
+  });
+
+  test('steadyWindows: a median needs 3 windows; an even stall across windows is kept', () => {
+    const w = (ms: number) => ({ startMs: 0, endMs: 1, count: 200, encoded: encodeSamples(Array.from({ length: 200 }, () => ms)) });
+    assert.equal(steadyWindows([w(10), w(100)], 99).setAside, 0);
+    assert.equal(steadyWindows([w(10), w(12), w(100)], 99).setAside, 1);
+    assert.equal(steadyWindows([w(10), w(12), w(29)], 99).setAside, 0, 'under 3x the median');
+    assert.equal(steadyWindows([w(100), w(100), w(100)], 99).setAside, 0);
+    assert.deepEqual(steadyWindows([{ ...w(10), count: 0 }, w(10), w(10)], 99), { kept: [w(10), w(10)], setAside: 0 }, 'empty windows are not windows');
   });
 
   test('options: percentile and threshold change what counts', () => {

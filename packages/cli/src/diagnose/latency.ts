@@ -1,5 +1,7 @@
 // Latency per operation: merge each side's HDR windows and judge every operation.
 //
+// The baseline side leaves out its stalled windows (see steadyWindows), as the trigger does.
+//
 // Sides: the BASELINE side is every window of the BASELINE bundle(s) - each operation's `window`
 // and its `baseline[]` windows; the CURRENT side is the `window` of the CURRENT bundle(s) only
 // (its baseline[] describes the past, not the incident). Windows are identified by
@@ -8,7 +10,7 @@
 // counted as baseline (`diagnose X X` compares X's window with X's own baseline windows).
 import type { EncodedWindow, OperationRef } from '@tailtrace/formats';
 import { fmtMs, fmtRatio, num, pLabel } from './format.ts';
-import { countAbove, merge, mergeEncoded, percentileCurve, valueAt } from './hdr.ts';
+import { countAbove, decodeWindow, merge, mergeEncoded, percentileCurve, valueAt } from './hdr.ts';
 import type { Histogram } from './hdr.ts';
 import { hypergeometricTail } from './stats.ts';
 import type { EvidenceBundle } from './read.ts';
@@ -51,16 +53,39 @@ export function windowIds(side: Map<string, OpWindows>): Set<string> {
 const PERCENTILES = { p50: 50, p90: 90, p99: 99, p999: 99.9 } as const;
 const ms = (us: number): number => us / 1000;
 
-function mergedOf(e: OpWindows | undefined): Histogram | null {
-  if (!e) return null;
-  const h = mergeEncoded([...e.windows.values()].filter((w) => w.count > 0).map((w) => w.encoded));
+/** A baseline window whose judged percentile is over this many times the median window's is a stall. */
+export const STALL_FACTOR = 3;
+/** Fewer windows than this have no median worth the name: all are kept. */
+const MIN_WINDOWS_FOR_STALLS = 3;
+
+/**
+ * The baseline windows without the stalled ones. The service's trigger judges a window against
+ * the median of its baseline windows' percentiles, so one window in which the machine stalled
+ * (a neighbour's burst, a deploy, a long GC) does not move its baseline. Merged into one
+ * histogram, that window's slow requests would lift the baseline's percentile until the very
+ * regression that fired the trigger reads "unchanged" (seen: a merged P99 of 101 ms against
+ * window P99s of 17 ms). A window over STALL_FACTOR x the median window's percentile is set
+ * aside and counted; the report says so.
+ */
+export function steadyWindows(windows: readonly EncodedWindow[], percentile: number): { kept: EncodedWindow[]; setAside: number } {
+  const filled = windows.filter((w) => w.count > 0);
+  if (filled.length < MIN_WINDOWS_FOR_STALLS) return { kept: filled, setAside: 0 };
+  const values = filled.map((w) => valueAt(decodeWindow(w.encoded), percentile));
+  const median = [...values].sort((a, b) => a - b)[(values.length - 1) >> 1]!;
+  const kept = filled.filter((_, i) => !(values[i]! > STALL_FACTOR * Math.max(median, 1)));
+  return { kept, setAside: filled.length - kept.length };
+}
+
+function mergedOf(windows: readonly EncodedWindow[]): Histogram | null {
+  const h = mergeEncoded(windows.filter((w) => w.count > 0).map((w) => w.encoded));
   return h && h.totalCount > 0 ? h : null;
 }
 
-function describe(h: Histogram, windows: number): LatencySide {
+function describe(h: Histogram, windows: number, setAside = 0): LatencySide {
   return {
     count: h.totalCount,
     windows,
+    ...(setAside > 0 ? { stalledWindowsSetAside: setAside } : {}),
     // an all-zero histogram keeps minNonZeroValue at its MAX_SAFE_INTEGER start value
     minMs: ms(Math.min(h.minNonZeroValue, h.maxValue)),
     maxMs: ms(h.maxValue),
@@ -124,10 +149,11 @@ export function compareOperations(baseline: readonly EvidenceBundle[], current: 
     const be = base.get(k);
     const ce = cur.get(k);
     const op = (ce ?? be)!.op;
-    const bh = mergedOf(be);
-    const ch = mergedOf(ce);
+    const steady = steadyWindows(be ? [...be.windows.values()] : [], o.percentile);
+    const bh = mergedOf(steady.kept);
+    const ch = mergedOf(ce ? [...ce.windows.values()] : []);
     if (!bh && !ch) continue;
-    const bs = bh ? describe(bh, be!.windows.size) : null;
+    const bs = bh ? describe(bh, steady.kept.length, steady.setAside) : null;
     const cs = ch ? describe(ch, ce!.windows.size) : null;
     let status: OperationStatus;
     let why: string;
@@ -139,6 +165,10 @@ export function compareOperations(baseline: readonly EvidenceBundle[], current: 
       status = 'gone';
       why = `only on the baseline side (n=${num(bs!.count)})`;
     } else ({ status, why, judged } = judge(bh, ch, o));
+    if (steady.setAside > 0) {
+      const n = steady.setAside;
+      why += `; ${n} stalled baseline window${n === 1 ? '' : 's'} set aside (${pLabel(o.percentile)} over ${STALL_FACTOR}x the median window's)`;
+    }
     const ratio: Quantiles | null =
       bs && cs ? { p50: ratioOf(cs.ms.p50, bs.ms.p50), p90: ratioOf(cs.ms.p90, bs.ms.p90), p99: ratioOf(cs.ms.p99, bs.ms.p99), p999: ratioOf(cs.ms.p999, bs.ms.p999) } : null;
     rows.push({ kind: op.kind, operation: op.operation, status, why, baseline: bs, current: cs, ratio, judged, curve: null, h: [bh, ch] });

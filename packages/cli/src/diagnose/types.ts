@@ -56,7 +56,10 @@ export interface Quantiles {
 
 export interface LatencySide {
   count: number;
+  /** Windows merged (on the baseline side: without the stalled ones). */
   windows: number;
+  /** Baseline side: windows left out as stalls (over 3x the median window's percentile). */
+  stalledWindowsSetAside?: number;
   minMs: number;
   maxMs: number;
   ms: Quantiles;
