@@ -15,6 +15,10 @@ const toolsDir = join(root, '.tools');
 const binDir = join(toolsDir, 'node_modules', '.bin');
 const versions = JSON.parse(readFileSync(join(root, 'scripts', 'tools.json'), 'utf8'));
 
+// Setup (installing tools and dependencies) reports on stderr: stdout belongs to the command
+// run, so `npm run bench -- overhead --json | jq` reads JSON only, on a fresh clone too.
+const SETUP_STDIO = ['ignore', 2, 'inherit'];
+
 function log(msg) {
   process.stderr.write(`[tailtrace] ${msg}\n`);
 }
@@ -58,7 +62,7 @@ function ensureNode22() {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ private: true, dependencies: { node: versions.node22 } }, null, 2));
   const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--no-package-lock', '--loglevel=error'], {
-    cwd: dir, stdio: 'inherit', env: { ...process.env, npm_config_update_notifier: 'false' },
+    cwd: dir, stdio: SETUP_STDIO, env: { ...process.env, npm_config_update_notifier: 'false' },
   });
   if (r.status !== 0) log('could not install Node 22 (tests that load the build on Node 22 will be skipped)');
 }
@@ -75,7 +79,7 @@ function ensureTools() {
   // The system npm installs; the `node` package fetches the platform binary from the registry.
   const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--no-package-lock', '--loglevel=error'], {
     cwd: toolsDir,
-    stdio: 'inherit',
+    stdio: SETUP_STDIO,
     env: { ...process.env, npm_config_update_notifier: 'false' },
   });
   if (r.status !== 0 || versionOf('node') !== versions.node) {
@@ -102,7 +106,7 @@ function ensureInstall() {
   if (existsSync(stamp) && readFileSync(stamp, 'utf8') === digest) return;
   const frozen = existsSync(join(root, 'pnpm-lock.yaml')) ? ['--frozen-lockfile'] : [];
   log(`pnpm install ${frozen.join(' ')}`);
-  must(join(binDir, 'pnpm'), ['install', ...frozen, '--reporter=append-only']);
+  must(join(binDir, 'pnpm'), ['install', ...frozen, '--reporter=append-only'], { stdio: SETUP_STDIO });
   writeFileSync(stamp, digest);
 }
 
