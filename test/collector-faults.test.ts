@@ -69,13 +69,15 @@ function metric(exposition: string[], name: string): number {
 // Collector without deadlines grew the heap 26 MB/min at this load (the issue measured heap +91,
 // arrayBuffers +85 and RSS +288 MB/min at its load); steady state measures under 1 MB/min of heap.
 // arrayBuffers include the request bodies handed (transferred) to the export worker until that
-// worker's next GC, a sawtooth of a few MB; RSS still climbs for a while as the allocator warms
-// up. Short runs are judged loosely on those two, the long (TAILTRACE_FAULT_SECONDS >= 120) runs
-// tightly.
+// worker's next GC, a sawtooth of a few MB; RSS still climbs through a 20 s run as the allocator
+// warms up: 12-41 MB/min measured over the second half of healthy short runs (the upper end on a
+// loaded machine), flat from the second minute on in the 5-minute runs. Short runs are judged
+// loosely on those two (RSS at 100 MB/min: over twice that warm-up, a third of the defect's
+// 288 MB/min), the long (TAILTRACE_FAULT_SECONDS >= 120) runs tightly.
 const LONG = SECONDS >= 120;
 const MAX_HEAP_MB_PER_MIN = LONG ? 1 : 3;
 const MAX_ARRAY_BUFFERS_MB_PER_MIN = LONG ? 3 : 30;
-const MAX_RSS_MB_PER_MIN = LONG ? 5 : 40;
+const MAX_RSS_MB_PER_MIN = LONG ? 5 : 100;
 
 const FAULTS: Array<[string, FaultMode]> = [
   ['down (nothing listening)', { kind: 'down' }],

@@ -450,15 +450,17 @@ describe('after a snapshot', () => {
   });
 
   test("the service's GC is not left paying for the snapshot's object-id tracking", async (t) => {
-    const cleared = await run(false);
+    // Side by side, so a busy stretch of the machine falls on both runs alike.
+    const [cleared, kept] = await Promise.all([run(false), run(true)]);
     assert.equal(cleared.snapshot, 'written');
-    const kept = await run(true);
+    assert.equal(kept.snapshot, 'written');
     t.diagnostic(`GC ms for the same work, before -> after a snapshot: ids cleared ${cleared.before.toFixed(0)} -> ${cleared.after.toFixed(0)}; ids kept ${kept.before.toFixed(0)} -> ${kept.after.toFixed(0)}`);
-    // Kept, V8 tracks every object move from then on: ~10-20x here. Cleared, the GC is as before
-    // (~1.3x on a quiet machine). Compared as growth factors of the two runs, not against a fixed
-    // bound: a loaded machine slows both runs' GC alike (cleared went 17 -> 75 ms under load).
+    // Kept, V8 tracks every object move from then on: ~5-15x here. Cleared, the GC is as before
+    // (0.6-1.6x). Compared as growth factors of two runs side by side, not against a fixed bound:
+    // a loaded machine slows both runs' GC alike. Under two full test suites at once the factors
+    // still stood 2.4x-14x apart; if clearing stopped working they would be alike.
     const growth = (r: { before: number; after: number }) => r.after / Math.max(r.before, 5);
-    assert.ok(3 * growth(cleared) < growth(kept), `cleared ${growth(cleared).toFixed(1)}x, kept ${growth(kept).toFixed(1)}x`);
+    assert.ok(2 * growth(cleared) < growth(kept), `cleared ${growth(cleared).toFixed(1)}x, kept ${growth(kept).toFixed(1)}x`);
   });
 });
 

@@ -168,11 +168,16 @@ describe('startHeapSampling (in this process)', () => {
         const loc = new Set(p.locations.filter((l) => l.lines.some((x) => fn.has(x.functionId))).map((l) => l.id));
         return p.samples.filter((x) => loc.has(x.locationIds[0]!)).reduce((a, x) => a + x.values[1]!, 0);
       };
+      const sampled = bytesIn(await s.profile());
+      assert.ok(sampled > 1_000_000, `the garbage is in a profile read without collecting (${sampled} bytes)`);
       const gc = new GCProfiler();
       gc.start();
       const withGc = await s.profile({ gc: true });
       const majors = (gc.stop()?.statistics ?? []).filter((x) => x.gcType === 'MarkSweepCompact').length;
-      assert.equal(bytesIn(withGc), 0, 'no garbage in a collected profile');
+      // All of it but, at most, a trace: an array allocated while V8's incremental marking was
+      // already running is marked live for that cycle (seen once, under two test suites at once:
+      // 4,160 of ~2.4 MB sampled bytes, one sample).
+      assert.ok(bytesIn(withGc) <= sampled / 100, `garbage left in a collected profile: ${bytesIn(withGc)} of ${sampled} bytes`);
       assert.ok(majors >= 1, 'a collection ran');
     } finally {
       await s.stop();
