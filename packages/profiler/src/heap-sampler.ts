@@ -66,10 +66,11 @@ export interface HeapSampler {
   readonly backend: HeapSamplerBackend;
   /** False after stop(). */
   readonly running: boolean;
-  /** The current in-use profile (the inspector backend forces a full GC first); sampling keeps running. */
   /**
-   * `gc: true` collects garbage first, so the profile is exactly the live set (the inspector
-   * backend always does; datadog otherwise counts sampled garbage until the next GC). Evidence
+   * The current in-use profile (the inspector backend forces a full GC first); sampling keeps
+   * running. `gc: true` collects garbage first, so the profile is the live set (the inspector
+   * backend always does; datadog otherwise counts sampled garbage until the next GC); an object
+   * allocated while a marking cycle was already under way may stay for one more cycle. Evidence
    * bundles ask for it; `/debug/pprof/heap?gc=1` too, as in Go.
    */
   profile(opts?: { gc?: boolean }): Promise<PprofProfile>;
