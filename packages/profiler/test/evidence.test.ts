@@ -450,17 +450,25 @@ describe('after a snapshot', () => {
   });
 
   test("the service's GC is not left paying for the snapshot's object-id tracking", async (t) => {
-    // Side by side, so a busy stretch of the machine falls on both runs alike.
-    const [cleared, kept] = await Promise.all([run(false), run(true)]);
-    assert.equal(cleared.snapshot, 'written');
-    assert.equal(kept.snapshot, 'written');
-    t.diagnostic(`GC ms for the same work, before -> after a snapshot: ids cleared ${cleared.before.toFixed(0)} -> ${cleared.after.toFixed(0)}; ids kept ${kept.before.toFixed(0)} -> ${kept.after.toFixed(0)}`);
-    // Kept, V8 tracks every object move from then on: ~5-15x here. Cleared, the GC is as before
-    // (0.6-1.6x). Compared as growth factors of two runs side by side, not against a fixed bound:
-    // a loaded machine slows both runs' GC alike. Under two full test suites at once the factors
-    // still stood 2.4x-14x apart; if clearing stopped working they would be alike.
+    // Kept, V8 tracks every object move from then on: ~4-15x the GC time for the same work.
+    // Cleared, the GC is as before (0.6-1.6x). Compared as growth factors of two runs, not against
+    // a fixed bound, since a loaded machine slows GC; and a busy stretch can still fall on one
+    // run's "before" or "after" and flatten or fake a factor (under two suites at once, kept once
+    // read 1.3x and cleared once 4.3x), so a pair that cannot tell them apart is measured again,
+    // up to three times. If clearing stopped working, every pair would read alike and this fails.
     const growth = (r: { before: number; after: number }) => r.after / Math.max(r.before, 5);
-    assert.ok(2 * growth(cleared) < growth(kept), `cleared ${growth(cleared).toFixed(1)}x, kept ${growth(kept).toFixed(1)}x`);
+    const pairs: string[] = [];
+    let apart = false;
+    for (let attempt = 0; attempt < 3 && !apart; attempt++) {
+      const cleared = await run(false);
+      const kept = await run(true);
+      assert.equal(cleared.snapshot, 'written');
+      assert.equal(kept.snapshot, 'written');
+      pairs.push(`ids cleared ${cleared.before.toFixed(0)} -> ${cleared.after.toFixed(0)} ms (${growth(cleared).toFixed(1)}x), kept ${kept.before.toFixed(0)} -> ${kept.after.toFixed(0)} ms (${growth(kept).toFixed(1)}x)`);
+      apart = 2 * growth(cleared) < growth(kept);
+    }
+    t.diagnostic(`GC ms for the same work, before -> after a snapshot: ${pairs.join('; ')}`);
+    assert.ok(apart, `no pair of 3 told them apart: ${pairs.join('; ')}`);
   });
 });
 
