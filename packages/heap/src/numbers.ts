@@ -573,7 +573,7 @@ export function readNumbers<S extends ScanState>(
       onChunk?.();
     }
     if (!src.more()) {
-      fail(src.atEof ? `truncated: file ends inside the "${what}" array at byte ${src.size} (incomplete snapshot)` : `a number in "${what}" at byte ${src.offset} is longer than ${src.buf.length} digits`);
+      fail(src.atEof ? `truncated: file ends inside the "${what}" array at byte ${src.size} (incomplete snapshot)` : `a number in "${what}" at byte ${src.offset} is longer than ${src.capacity} digits`);
     }
   }
 }

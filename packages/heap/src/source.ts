@@ -2,6 +2,9 @@
 // between `pos` and `end`; `more()` keeps the unread tail and reads after it, so a token (a
 // number, a key) is never cut in two for the code that scans it. Reads are positional and
 // synchronous: the main thread and the edges worker each own one Source on their own descriptor.
+// buf[end] is always a 0 byte: the scanners' inner digit loops stop at the first non-digit
+// without an `i < end` test per byte, and at the end of the file the byte after the last one
+// read must not be a digit left over from an earlier read (a cut "6" once read as "690").
 import { readSync } from 'node:fs';
 
 const isSpace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
@@ -14,6 +17,8 @@ export class Source {
   readonly fd: number;
   readonly size: number;
   buf: Buffer;
+  /** Bytes of file data buf can hold: one less than its length, for the sentinel. */
+  readonly capacity: number;
   /** File offset of buf[0]. */
   base: number;
   /** Bytes of buf holding file data. */
@@ -24,7 +29,9 @@ export class Source {
   constructor(fd: number, size: number, bufferBytes: number, start = 0) {
     this.fd = fd;
     this.size = size;
-    this.buf = Buffer.allocUnsafe(Math.max(64, bufferBytes));
+    this.capacity = Math.max(64, bufferBytes);
+    this.buf = Buffer.allocUnsafe(this.capacity + 1);
+    this.buf[0] = 0;
     this.base = start;
   }
 
@@ -40,14 +47,14 @@ export class Source {
   /** Keeps buf[pos..end), reads more after it. False when nothing more could be read (end of file, or the buffer is full of unread bytes). */
   more(): boolean {
     const keep = this.end - this.pos;
-    if (keep >= this.buf.length || this.atEof) return false;
+    if (keep >= this.capacity || this.atEof) return false;
     if (this.pos > 0) {
       this.buf.copyWithin(0, this.pos, this.end);
       this.base += this.pos;
       this.pos = 0;
       this.end = keep;
     }
-    const want = Math.min(this.buf.length - keep, this.size - (this.base + keep));
+    const want = Math.min(this.capacity - keep, this.size - (this.base + keep));
     let got = 0;
     while (got < want) {
       const n = readSync(this.fd, this.buf, keep + got, want - got, this.base + keep + got);
@@ -55,6 +62,7 @@ export class Source {
       got += n;
     }
     this.end += got;
+    this.buf[this.end] = 0;
     return got > 0;
   }
 
@@ -65,6 +73,7 @@ export class Source {
       this.base = offset;
       this.pos = 0;
       this.end = 0;
+      this.buf[0] = 0;
     }
   }
 

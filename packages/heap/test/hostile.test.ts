@@ -96,6 +96,26 @@ describe('hostile snapshot files: one HeapSnapshotError line each', () => {
   }
 });
 
+describe('a file cut inside a number', () => {
+  // The last read leaves older bytes after the data in the reused buffer; a number cut at the end
+  // of the file ran on into them when they were digits ("6" read as "690": a to_node error
+  // instead of "truncated", and only at some buffer sizes, so only sometimes under load).
+  test('is "truncated" at every buffer size, on either thread', async () => {
+    const file = tinySnapshot('cut-in-a-number', undefined, (t) => t.slice(0, t.indexOf('"edges":[') + 14));
+    const wrong: string[] = [];
+    for (let chunkSize = 64; chunkSize <= 200; chunkSize++) {
+      for (const parallel of chunkSize % 17 === 0 ? [false, true] : [false]) {
+        const msg = await readHeapSnapshot(file, { parallel, chunkSize }).then(
+          () => 'loaded',
+          (e: unknown) => String(e),
+        );
+        if (!/truncated: file ends inside the "edges" array/.test(msg)) wrong.push(`chunkSize ${chunkSize}${parallel ? ' (worker)' : ''}: ${msg}`);
+      }
+    }
+    assert.deepEqual(wrong, []);
+  });
+});
+
 describe('valid but unusual snapshots still load', () => {
   test('the five-node snapshot itself: every size and the path', async () => {
     const s = await readHeapSnapshot(tinySnapshot('tiny'));
