@@ -46,6 +46,7 @@ const RATE = 200;
 const WARMUP_S = 20;
 const LEAK_BUDGET_S = 150;
 const CAUGHT_BY = new Set(['TailtraceHttpP99OverBudget', 'TailtraceHeapGrowing', 'TailtraceHttpP99Regressed']);
+const ERROR_BUDGET = new Set(['TailtraceHttpErrorBudgetBurn', 'TailtraceHttpErrorBudgetBurnSlow']);
 
 const tmp = tempDir('tailtrace-alerts-');
 const rulesFile = join(tmp.dir, 'tailtrace-live.rules.yml');
@@ -99,8 +100,20 @@ test('the leak demo fires a latency or heap alert for the gateway, with its runb
   const run = await startRun('leak', WARMUP_S + LEAK_BUDGET_S + 30);
   try {
     await sleep(WARMUP_S * 1000);
+    // Before the leak nothing may fire that the leak's catch is judged on, or that the demo's data
+    // does not back. An error-budget alert is the one exception when the gateway really did fail
+    // requests: with two test suites sharing two cores, the gateway once failed over 1.4% of its
+    // warm-up requests (its deadline to orders is 2 s), which is what that alert is there to say.
     const early = firing(await run.prom.alerts());
-    assert.deepEqual(early.map(describeAlert), [], 'nothing fires before the leak');
+    const backed: string[] = [];
+    for (const a of early.filter((x) => ERROR_BUDGET.has(x.labels.alertname!))) {
+      const failed = await run.prom.query(`sum(http_server_request_duration_seconds_count{job="${a.labels.job}",http_route="${a.labels.http_route}",http_response_status_code=~"5..|0"})`);
+      const n = Number(failed[0]?.value?.[1] ?? 0);
+      if (n > 0) backed.push(`${describeAlert(a)} (the gateway had failed ${n} requests)`);
+    }
+    if (backed.length > 0) t.diagnostic(`before the leak, backed by real failures: ${backed.join('; ')}`);
+    const unbacked = early.filter((a) => !backed.some((b) => b.startsWith(describeAlert(a))));
+    assert.deepEqual(unbacked.map(describeAlert), [], 'nothing fires before the leak (but an error budget burnt by real failures)');
     run.stack.gateway.child.send({ type: 'scenario', name: 'leak' });
     const leakAt = Date.now();
     const seen = new Map<string, number>();
