@@ -49,6 +49,9 @@ export class ExportLoop<B> {
   #exportFailed = 0;
   #warned = false;
   #shutdown = false;
+  /** Set by abandon(): no export starts any more. */
+  #stopped = false;
+  #backendClosed: Promise<void> | undefined;
 
   constructor(backend: QueueBackend<B>, opts: QueueOptions) {
     this.#backend = backend;
@@ -101,7 +104,7 @@ export class ExportLoop<B> {
 
   /** Start one export if none is running and the sender may take one more; when it ends, continue while spans wait. */
   #kick(): void {
-    if (this.#active !== undefined || this.#backend.waiting === 0 || this.#held >= this.#opts.maxInFlightBatches) return;
+    if (this.#stopped || this.#active !== undefined || this.#backend.waiting === 0 || this.#held >= this.#opts.maxInFlightBatches) return;
     this.#active = this.#exportOne().finally(() => {
       this.#active = undefined;
       this.#continue();
@@ -190,10 +193,30 @@ export class ExportLoop<B> {
     await this.forceFlush();
     this.#shutdown = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    try {
-      await this.#backend.shutdown();
-    } catch {
-      // a sender failing to shut down has nothing left for us to release
-    }
+    await this.#closeBackend();
+  }
+
+  /**
+   * Gives up at once, for a shutdown whose time is up: no export starts any more and the sender
+   * is shut down, which ends its requests in flight. Without this, a request to a Collector that
+   * does not answer would keep an in-thread exporter's socket, and so the process, alive until
+   * its deadline, and the flush would go on to the next batch after it.
+   */
+  abandon(): void {
+    this.#stopped = true;
+    this.#shutdown = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    void this.#closeBackend();
+  }
+
+  #closeBackend(): Promise<void> {
+    this.#backendClosed ??= (async () => {
+      try {
+        await this.#backend.shutdown();
+      } catch {
+        // a sender failing to shut down has nothing left for us to release
+      }
+    })();
+    return this.#backendClosed;
   }
 }

@@ -68,4 +68,8 @@ export class BoundedSpanProcessor implements SpanProcessor {
   shutdown(): Promise<void> {
     return this.#loop.shutdown();
   }
+
+  abandon(): void {
+    this.#loop.abandon();
+  }
 }

@@ -97,4 +97,8 @@ export class OtlpSpanExport {
   shutdown(): Promise<void> {
     return this.#loop.shutdown();
   }
+
+  abandon(): void {
+    this.#loop.abandon();
+  }
 }

@@ -9,6 +9,8 @@ export interface SpanSink {
   onEnd(span: RecordingSpan): void;
   forceFlush(): Promise<void>;
   shutdown(): Promise<void>;
+  /** Stops exporting at once and ends what is in flight (shutdown's time is up). */
+  abandon(): void;
 }
 
 export class Pipeline implements SpanPipeline {
@@ -70,5 +72,10 @@ export class Pipeline implements SpanPipeline {
 
   async shutdown(): Promise<void> {
     await Promise.all([...this.#sinks, ...this.#processors].map((p) => p.shutdown().catch(() => undefined)));
+  }
+
+  /** Our sinks stop at once; a user's processor has no such call and is left to its own shutdown. */
+  abandon(): void {
+    for (const s of this.#sinks) s.abandon();
   }
 }

@@ -215,7 +215,9 @@ class TracingImpl implements Tracing {
   async #doShutdown(timeoutMs: number): Promise<void> {
     try {
       this.#httpDispose?.();
-      if (this.#pipeline !== undefined) await whileHeld(this.#pipeline.shutdown(), timeoutMs);
+      // Past the timeout the export stops and its requests end: an in-thread request to a
+      // Collector that never answers would otherwise hold the process open after we resolved.
+      if (this.#pipeline !== undefined && (await whileHeld(this.#pipeline.shutdown(), timeoutMs)) === 'timeout') this.#pipeline.abandon();
     } finally {
       if (this.#registered.trace) trace.disable();
       if (this.#registered.propagation) propagation.disable();

@@ -116,7 +116,7 @@ before(async () => {
   await reference.forceFlush();
   sdk.spans = exporter.getFinishedSpans();
 
-  const collect = { onEnd: (s: RecordingSpan) => ours.spans.push(s), forceFlush: async () => {}, shutdown: async () => {} };
+  const collect = { onEnd: (s: RecordingSpan) => ours.spans.push(s), forceFlush: async () => {}, shutdown: async () => {}, abandon: () => {} };
   const provider = new LeanTracerProvider({
     resource: RESOURCE, ids: sequentialIds(), limits: LIMITS, sampler: buildSampler('parentbased_always_on', 1),
     pipeline: new Pipeline([collect], [], () => {}),
